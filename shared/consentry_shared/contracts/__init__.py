@@ -1,0 +1,1 @@
+"""Versioned message contracts. Import from the version module you speak: ``contracts.v1``."""
