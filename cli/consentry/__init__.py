@@ -1,0 +1,1 @@
+"""Consentry's command line (``consentry``) and Python client (:mod:`consentry.client`)."""

@@ -28,8 +28,8 @@ from pydantic import (
 )
 
 __all__ = [
-    "Deal",
     "DeadLetter",
+    "Deal",
     "DecisionEvent",
     "Evidence",
     "ItemEvent",
@@ -175,9 +175,7 @@ def _non_empty_match(match: Match) -> Match:
     return match
 
 
-RecordPurpose = Literal[
-    "all", "ai-all", "ai-generative-training", "ai-training", "ai-inference", "search"
-]
+RecordPurpose = Literal["all", "ai-all", "ai-generative-training", "ai-training", "ai-inference", "search"]
 
 
 class _Record(BaseModel):

@@ -1,0 +1,96 @@
+"""``consentry ledger export`` and ``consentry ledger verify``.
+
+Export reads the running ledger over HTTP and writes the C2SP tlog-tiles layout; verify needs
+only that directory and the log's verifier key (no database, no broker, no network).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from consentry_shared.contracts.v1 import LedgerEntry
+from consentry_shared.tlog import VerificationError, canonical_json, verify_export, write_export
+from pydantic import ValidationError
+
+from consentry.client import ConsentryClient, ConsentryError
+
+
+class VerifyUsageError(Exception):
+    """The export or the key could not be read (exit 2), as opposed to a failed verification."""
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    message: str
+
+
+def export_log(client: ConsentryClient, directory: Path) -> str:
+    """Write (or extend) an export of the log at ``directory``; returns a one-line summary."""
+    note = client.checkpoint()
+    if note is None:
+        raise ConsentryError("the log is empty: nothing to export yet")
+    vkey = client.vkey()
+    directory.mkdir(parents=True, exist_ok=True)
+    stats = write_export(directory, note, vkey, client.leaves)
+    return f"exported to {directory}: {stats}"
+
+
+class _EntryChecker:
+    """Checks each leaf is a canonical, schema-valid entry at its own index, with per-partition
+    source offsets strictly increasing."""
+
+    def __init__(self) -> None:
+        self._last_offset: dict[tuple[str, int], int] = {}
+
+    def __call__(self, index: int, leaf: bytes) -> str | None:
+        try:
+            entry = LedgerEntry.model_validate_json(leaf)
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            return f"does not match the ledger entry schema: {field}: {first['msg']}"
+        if canonical_json(json.loads(leaf)) != leaf:
+            return "is not in RFC 8785 canonical form"
+        if entry.index != index:
+            return f"carries index {entry.index} at position {index}"
+        position = (entry.topic, entry.partition)
+        previous = self._last_offset.get(position)
+        if previous is not None and entry.offset <= previous:
+            return f"source offset {entry.offset} of {entry.topic}/{entry.partition} is not after {previous}"
+        self._last_offset[position] = entry.offset
+        return None
+
+
+def verify_log(directory: Path, *, vkey: str | None, since: Path | None, save: Path | None) -> VerifyResult:
+    """Verify the export at ``directory``; see ``consentry ledger verify --help``."""
+    if vkey is None:
+        vkey_path = directory / "vkey"
+        if not vkey_path.exists():
+            raise VerifyUsageError(f"no --vkey given and {vkey_path} does not exist")
+        vkey = vkey_path.read_text(encoding="utf-8").strip()
+    elif Path(vkey).is_file():
+        vkey = Path(vkey).read_text(encoding="utf-8").strip()
+    if not (directory / "checkpoint").exists():
+        raise VerifyUsageError(f"{directory} has no checkpoint: is it an export?")
+    saved = None
+    if since is not None:
+        try:
+            saved = since.read_text(encoding="utf-8")
+        except OSError as error:
+            raise VerifyUsageError(f"cannot read --since {since}: {error}") from None
+    try:
+        report = verify_export(directory, vkey, since=saved, entry_check=_EntryChecker())
+    except VerificationError as failure:
+        return VerifyResult(False, str(failure))
+    except ValueError as error:  # a malformed key
+        raise VerifyUsageError(str(error)) from None
+    if save is not None:
+        save.write_text((directory / "checkpoint").read_text(encoding="utf-8"), encoding="utf-8")
+    return VerifyResult(
+        True,
+        f"OK: {report.entries_checked} entries verified; size {report.size}, "
+        f"origin {report.origin}, root {report.root_hash.hex()}",
+    )

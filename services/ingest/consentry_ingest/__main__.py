@@ -1,0 +1,16 @@
+"""``python -m consentry_ingest``: run the ingest service."""
+
+from consentry_shared.service import configure_logging, serve
+
+from consentry_ingest.app import create_app
+from consentry_ingest.settings import IngestSettings
+
+
+def main() -> None:
+    settings = IngestSettings()
+    configure_logging("ingest")
+    serve(create_app(settings), host=settings.host, port=settings.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The ingest HTTP API: health and manifest upload."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from consentry_shared.contracts.v1 import Purpose
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from consentry_ingest.service import IngestError, ManifestRejected, Submission
+
+if TYPE_CHECKING:
+    from consentry_ingest.app import IngestComponents
+
+router = APIRouter()
+
+
+def _components(request: Request) -> IngestComponents:
+    return request.app.state.components  # type: ignore[no-any-return]
+
+
+@router.get("/health", summary="Live and ready: connected to Kafka")
+async def health() -> dict[str, str]:
+    return {"status": "ok", "service": "ingest"}
+
+
+@router.post(
+    "/manifests",
+    summary="Upload a manifest (JSONL or CSV, streamed); every item is published to items.v1",
+    responses={
+        422: {"description": "Invalid lines (each names its line and field); nothing published"},
+        413: {"description": "Larger than the configured limit"},
+    },
+)
+async def submit_manifest(
+    request: Request,
+    platform: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    purpose: Purpose | None = None,
+    format: Annotated[str | None, Query(pattern="^(jsonl|csv)$")] = None,
+    filename: str | None = None,
+    territory: Annotated[str | None, Query(pattern="^[A-Z]{2}$")] = None,
+) -> dict[str, Any]:
+    service = _components(request).service
+    submission = Submission(
+        platform=platform, purpose=purpose, format=format, filename=filename, territory=territory
+    )
+    try:
+        accepted = await service.submit(request.stream(), submission)
+    except ManifestRejected as rejected:
+        raise HTTPException(
+            rejected.status,
+            {
+                "message": str(rejected),
+                "errors": [{"line": e.line, "field": e.field, "message": e.message} for e in rejected.errors],
+                "total_errors": rejected.total,
+            },
+        ) from None
+    except IngestError as error:
+        raise HTTPException(error.status, {"message": str(error), "errors": []}) from None
+    return {
+        "manifest_id": accepted.manifest_id,
+        "items": accepted.items,
+        "platform": accepted.platform,
+        "purpose": accepted.purpose.value,
+        "format": accepted.format,
+        "dataset": accepted.dataset,
+        "version": accepted.version,
+        "content_sha256": accepted.content_sha256,
+    }

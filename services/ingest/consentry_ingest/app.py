@@ -1,0 +1,67 @@
+"""Wiring of the ingest service: settings -> broker, publisher, HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from consentry_shared import topics
+from consentry_shared.kafka import KeyedBatchPublisher, make_broker
+from consentry_shared.runtime import broker_lifespan
+from consentry_shared.telemetry import setup_tracing
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from opentelemetry import trace
+
+from consentry_ingest.adapters.http import router as http_router
+from consentry_ingest.service import IngestService, spool_dir
+from consentry_ingest.settings import IngestSettings
+
+
+@dataclass
+class IngestComponents:
+    settings: IngestSettings
+    broker: KafkaBroker
+    publisher: KeyedBatchPublisher
+    service: IngestService
+
+
+def build(settings: IngestSettings) -> IngestComponents:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    provider = setup_tracing("ingest", settings.data_dir, enabled=settings.telemetry)
+    tracer = trace.get_tracer("consentry.ingest", tracer_provider=provider)
+    broker = make_broker(
+        settings.kafka_bootstrap_servers, client_id="consentry-ingest", tracer_provider=provider
+    )
+    publisher = KeyedBatchPublisher(broker, {})
+    service = IngestService(
+        publisher,
+        spool_dir=spool_dir(settings.data_dir),
+        topic_of=settings.topic,
+        tracer=tracer,
+        max_bytes=settings.max_manifest_bytes,
+        batch_items=settings.publish_batch_items,
+        max_errors=settings.max_reported_errors,
+    )
+    return IngestComponents(settings, broker, publisher, service)
+
+
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    components = build(settings or IngestSettings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with broker_lifespan(
+            components.broker,
+            components.settings,
+            [topics.ITEMS, topics.MANIFESTS],
+            partitions=components.settings.partitions,
+            publisher=components.publisher,
+        ):
+            yield
+
+    app = FastAPI(title="Consentry ingest", version="1", lifespan=lifespan)
+    app.state.components = components
+    app.include_router(http_router)
+    return app

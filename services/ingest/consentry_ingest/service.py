@@ -1,0 +1,227 @@
+"""The ingest application service: a manifest upload in, one ``items.v1`` event per item out.
+
+Policy (documented in the README): a manifest is all-or-nothing. The upload is spooled to disk
+while it is validated (bounded memory whatever its size); if any line is invalid the manifest is
+rejected with every error (up to a limit) naming its line and field, and nothing is published.
+Only a fully valid manifest is read a second time and published, in large keyed batches.
+Re-submitting the same manifest yields the same event ids, so nothing is recorded twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from consentry_shared import topics
+from consentry_shared.contracts.v1 import ManifestHeader, Purpose, utc_now
+from consentry_shared.kafka import KeyedBatchPublisher, OutRecord
+from opentelemetry import trace
+
+from consentry_ingest.domain import (
+    LineError,
+    ManifestParser,
+    RawItem,
+    detect_format,
+    manifest_id_for,
+    to_event,
+)
+
+_READ_CHUNK = 1024 * 1024
+
+
+class IngestError(Exception):
+    """Base of the errors an upload can meet; each maps to one HTTP status."""
+
+    status = 400
+
+
+class ManifestRejected(IngestError):
+    """Some lines are invalid: nothing was published."""
+
+    status = 422
+
+    def __init__(self, errors: list[LineError], total: int) -> None:
+        super().__init__(f"{total} invalid line(s); nothing was published")
+        self.errors = errors
+        self.total = total
+
+
+class ManifestTooLarge(IngestError):
+    status = 413
+
+
+class MissingPlatform(IngestError):
+    status = 422
+
+
+@dataclass
+class Submission:
+    """What the platform says about an upload beside the file itself."""
+
+    platform: str | None = None
+    purpose: Purpose | None = None
+    format: str | None = None
+    filename: str | None = None
+    territory: str | None = None
+
+
+@dataclass
+class Accepted:
+    manifest_id: str
+    items: int
+    platform: str
+    purpose: Purpose
+    format: str
+    dataset: str | None = None
+    version: str | None = None
+    content_sha256: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class IngestService:
+    def __init__(
+        self,
+        publisher: KeyedBatchPublisher,
+        *,
+        spool_dir: Path,
+        topic_of: Callable[[str], str],
+        tracer: trace.Tracer,
+        max_bytes: int,
+        batch_items: int,
+        max_errors: int,
+    ) -> None:
+        self._publisher = publisher
+        self._spool = spool_dir
+        self._topic = topic_of
+        self._tracer = tracer
+        self._max_bytes = max_bytes
+        self._batch_items = batch_items
+        self._max_errors = max_errors
+
+    async def submit(self, body: AsyncIterator[bytes], submission: Submission) -> Accepted:
+        """Validate the whole upload, then publish its items. See the module docstring."""
+        self._spool.mkdir(parents=True, exist_ok=True)
+        spool = self._spool / f"{uuid.uuid4().hex}.upload"
+        with self._tracer.start_as_current_span("ingest.upload") as span:
+            try:
+                fmt, header, count, digest = await self._spool_and_validate(body, spool, submission)
+                platform = submission.platform or (header.platform if header else None)
+                if not platform:
+                    raise MissingPlatform(
+                        "no platform: pass --platform (or ?platform=) or set it in the manifest "
+                        'header line {"manifest": {"platform": ...}}'
+                    )
+                purpose = submission.purpose or (header.purpose if header else None)
+                purpose = purpose or Purpose.AI_TRAINING
+                manifest_id = manifest_id_for(platform, header.id if header else None, digest)
+                span.set_attribute("consentry.manifest_id", manifest_id)
+                span.set_attribute("consentry.items", count)
+                await self._publish(spool, fmt, manifest_id, platform, purpose, header, submission)
+                return Accepted(
+                    manifest_id=manifest_id,
+                    items=count,
+                    platform=platform,
+                    purpose=purpose,
+                    format=fmt,
+                    dataset=header.dataset if header else None,
+                    version=header.version if header else None,
+                    content_sha256=digest,
+                )
+            finally:
+                spool.unlink(missing_ok=True)
+
+    async def _spool_and_validate(
+        self, body: AsyncIterator[bytes], spool: Path, submission: Submission
+    ) -> tuple[str, ManifestHeader | None, int, str]:
+        digest = hashlib.sha256()
+        parser: ManifestParser | None = None
+        errors: list[LineError] = []
+        total_errors = 0
+        items = 0
+        size = 0
+        with spool.open("wb") as out:
+            async for chunk in body:
+                if not chunk:
+                    continue
+                size += len(chunk)
+                if size > self._max_bytes:
+                    raise ManifestTooLarge(f"manifest larger than {self._max_bytes} bytes")
+                out.write(chunk)
+                digest.update(chunk)
+                if parser is None:
+                    fmt = submission.format or detect_format(submission.filename, chunk[:4096])
+                    parser = ManifestParser(fmt)
+                for parsed in parser.feed(chunk):
+                    if isinstance(parsed, RawItem):
+                        items += 1
+                    else:
+                        total_errors += 1
+                        if len(errors) < self._max_errors:
+                            errors.append(parsed)
+        if parser is None:
+            raise ManifestRejected([LineError(line=1, field=None, message="the manifest is empty")], 1)
+        for parsed in parser.close():
+            if isinstance(parsed, RawItem):
+                items += 1
+            else:
+                total_errors += 1
+                if len(errors) < self._max_errors:
+                    errors.append(parsed)
+        if errors:
+            raise ManifestRejected(errors, total_errors)
+        if items == 0:
+            raise ManifestRejected([LineError(line=1, field=None, message="no items in the manifest")], 1)
+        return parser.format, parser.header, items, digest.hexdigest()
+
+    async def _publish(
+        self,
+        spool: Path,
+        fmt: str,
+        manifest_id: str,
+        platform: str,
+        purpose: Purpose,
+        header: ManifestHeader | None,
+        submission: Submission,
+    ) -> None:
+        submitted_at = utc_now()
+        territory = submission.territory or (header.territory if header else None)
+        commercial = header.commercial if header else True
+        topic = self._topic(topics.ITEMS)
+        batch: list[OutRecord] = []
+        for raw in _read_items(spool, fmt):
+            event = to_event(
+                raw,
+                manifest_id=manifest_id,
+                platform=platform,
+                purpose=purpose,
+                territory=territory,
+                commercial=commercial,
+                submitted_at=submitted_at,
+            )
+            key = (event.sha256 or str(event.url)).encode()
+            batch.append(OutRecord(key=key, value=event.model_dump_json(exclude_none=True).encode()))
+            if len(batch) >= self._batch_items:
+                await self._publisher.publish(topic, batch)
+                batch = []
+        await self._publisher.publish(topic, batch)
+
+
+def _read_items(spool: Path, fmt: str) -> Iterator[RawItem]:
+    parser = ManifestParser(fmt)
+    with spool.open("rb") as source:
+        while chunk := source.read(_READ_CHUNK):
+            for parsed in parser.feed(chunk):
+                if isinstance(parsed, RawItem):
+                    yield parsed
+    for parsed in parser.close():
+        if isinstance(parsed, RawItem):
+            yield parsed
+
+
+def spool_dir(data_dir: Path) -> Path:
+    """Where uploads wait while they are validated (one file per upload, removed after)."""
+    return data_dir / "spool" / str(os.getpid())

@@ -1,0 +1,89 @@
+"""Wiring of the ledger service: settings -> store, key, broker, subscriber, HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from consentry_shared import topics
+from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker
+from consentry_shared.runtime import broker_lifespan
+from consentry_shared.telemetry import setup_tracing
+from fastapi import FastAPI
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import trace
+
+from consentry_ledger.adapters.http import router as http_router
+from consentry_ledger.adapters.keys import load_or_create_signer
+from consentry_ledger.adapters.sql import SqlLedgerStore
+from consentry_ledger.adapters.store import LedgerStore
+from consentry_ledger.service import LedgerService
+from consentry_ledger.settings import LedgerSettings
+
+
+@dataclass
+class LedgerComponents:
+    settings: LedgerSettings
+    broker: KafkaBroker
+    store: LedgerStore
+    publisher: KeyedBatchPublisher
+    service: LedgerService
+
+
+def build(settings: LedgerSettings, *, store: LedgerStore | None = None) -> LedgerComponents:
+    """Everything the ledger runs, wired but not started."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    provider = setup_tracing("ledger", settings.data_dir, enabled=settings.telemetry)
+    tracer = trace.get_tracer("consentry.ledger", tracer_provider=provider)
+    broker = make_broker(
+        settings.kafka_bootstrap_servers, client_id="consentry-ledger", tracer_provider=provider
+    )
+    store = store or SqlLedgerStore.from_url(settings.database_url_for("ledger"))
+    signer = load_or_create_signer(settings.data_dir / "ledger.key", settings.origin)
+    publisher = KeyedBatchPublisher(broker, {})
+    service = LedgerService(
+        store, signer, publisher, origin=settings.origin, topic_of=settings.topic, tracer=tracer
+    )
+
+    @broker.subscriber(
+        settings.topic(topics.DECISIONS),
+        group_id=settings.group("ledger"),
+        batch=True,
+        max_records=settings.batch_max_records,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title="ledger.append",
+        description="Appends decisions to the transparency log, one checkpoint per batch.",
+    )
+    async def append_decisions(message: KafkaMessage) -> None:
+        await service.append_records(in_records(message.raw_message))
+
+    return LedgerComponents(settings, broker, store, publisher, service)
+
+
+def create_app(settings: LedgerSettings | None = None) -> FastAPI:
+    """The ledger's ASGI app; its lifespan starts the store, the log state and the consumer."""
+    components = build(settings or LedgerSettings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await components.store.initialise()
+        async with broker_lifespan(
+            components.broker,
+            components.settings,
+            [topics.DECISIONS, topics.LEDGER_ENTRIES],
+            partitions=components.settings.partitions,
+            publisher=components.publisher,
+        ):
+            await components.service.start()
+            yield
+        await components.store.close()
+
+    app = FastAPI(title="Consentry ledger", version="1", lifespan=lifespan)
+    app.state.components = components
+    app.include_router(http_router)
+    return app

@@ -1,0 +1,150 @@
+"""The registry's storage port and its SQL adapter (SQLite and PostgreSQL).
+
+Contract: :meth:`RegistryStore.upsert` stores a whole import in one transaction and bumps the
+registry version once; :meth:`RegistryStore.snapshot` returns every current record with the
+version they make up. A record is identified by ``(kind, id)``; re-importing it replaces it
+(a deal re-imported with ``revoked_at`` is how a revocation arrives).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from consentry_shared.contracts.v1 import registry_record_adapter, utc_now
+from consentry_shared.db import create_engine, is_sqlite
+from sqlalchemy import BigInteger, Column, Text, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import Field, SQLModel
+
+from consentry_rights.domain.importing import RegistryRecord
+
+
+class RegistryStore(abc.ABC):
+    @abc.abstractmethod
+    async def initialise(self) -> None: ...
+
+    @abc.abstractmethod
+    async def version(self) -> int:
+        """The current registry version (0 for an empty registry)."""
+
+    @abc.abstractmethod
+    async def snapshot(self) -> tuple[int, list[RegistryRecord]]:
+        """Every current record and the version they make up, read consistently."""
+
+    @abc.abstractmethod
+    async def upsert(self, records: Sequence[RegistryRecord]) -> int:
+        """Store ``records`` atomically and return the new registry version."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+
+_metadata = SQLModel.metadata.__class__()
+
+
+class _RightsTable(SQLModel):
+    metadata = _metadata
+
+
+class RecordRow(_RightsTable, table=True):
+    __tablename__ = "rights_record"
+
+    kind: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    holder: str = Field(index=True)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    registry_version: int = Field(sa_column=Column(BigInteger, nullable=False))
+    recorded_at: datetime
+
+
+class VersionRow(_RightsTable, table=True):
+    __tablename__ = "rights_version"
+
+    version: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    recorded_at: datetime
+    records: int
+
+
+_record = RecordRow.__table__  # type: ignore[attr-defined]
+_version = VersionRow.__table__  # type: ignore[attr-defined]
+
+
+class SqlRegistryStore(RegistryStore):
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sqlite = is_sqlite(engine)
+
+    @classmethod
+    def from_url(cls, url: str) -> SqlRegistryStore:
+        return cls(create_engine(url))
+
+    async def initialise(self) -> None:
+        async with self._engine.begin() as conn:
+            await conn.run_sync(_metadata.create_all)
+
+    async def version(self) -> int:
+        async with self._engine.connect() as conn:
+            return int(
+                (await conn.execute(select(func.coalesce(func.max(_version.c.version), 0)))).scalar_one()
+            )
+
+    async def snapshot(self) -> tuple[int, list[RegistryRecord]]:
+        async with self._engine.connect() as conn:
+            if not self._sqlite:
+                # Both reads must see the same commit; SQLite's transaction already does.
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+            await conn.begin()
+            version = int(
+                (await conn.execute(select(func.coalesce(func.max(_version.c.version), 0)))).scalar_one()
+            )
+            rows = await conn.execute(select(_record.c.body))
+            records = [registry_record_adapter.validate_json(r[0]) for r in rows]
+        return version, records
+
+    async def upsert(self, records: Sequence[RegistryRecord]) -> int:
+        now = utc_now()
+        async with self._engine.begin() as conn:
+            if not self._sqlite:
+                # One writer at a time: versions must come out in commit order.
+                await conn.exec_driver_sql("LOCK TABLE rights_version IN EXCLUSIVE MODE")
+            current = int(
+                (await conn.execute(select(func.coalesce(func.max(_version.c.version), 0)))).scalar_one()
+            )
+            version = current + 1
+            await conn.execute(
+                _version.insert().values(version=version, recorded_at=now, records=len(records))
+            )
+            insert: Any = (sqlite_insert if self._sqlite else pg_insert)(_record)
+            for start in range(0, len(records), 2000):
+                rows = [
+                    {
+                        "kind": r.kind,
+                        "id": r.id,
+                        "holder": r.holder,
+                        "body": r.model_dump_json(by_alias=True, exclude_none=True),
+                        "registry_version": version,
+                        "recorded_at": now,
+                    }
+                    for r in records[start : start + 2000]
+                ]
+                await conn.execute(
+                    insert.on_conflict_do_update(
+                        index_elements=["kind", "id"],
+                        set_={
+                            "holder": insert.excluded.holder,
+                            "body": insert.excluded.body,
+                            "registry_version": insert.excluded.registry_version,
+                            "recorded_at": insert.excluded.recorded_at,
+                        },
+                    ),
+                    rows,
+                )
+        return version
+
+    async def close(self) -> None:
+        await self._engine.dispose()

@@ -1,0 +1,86 @@
+"""Wiring of the rights service: settings -> registry store, engine policy, broker, HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from consentry_shared import topics
+from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker
+from consentry_shared.runtime import broker_lifespan
+from consentry_shared.telemetry import setup_tracing
+from fastapi import FastAPI
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import trace
+
+from consentry_rights.adapters.http import router as http_router
+from consentry_rights.adapters.store import RegistryStore, SqlRegistryStore
+from consentry_rights.domain import Policy
+from consentry_rights.service import RightsService
+from consentry_rights.settings import RightsSettings
+
+
+@dataclass
+class RightsComponents:
+    settings: RightsSettings
+    broker: KafkaBroker
+    store: RegistryStore
+    publisher: KeyedBatchPublisher
+    service: RightsService
+
+
+def build(settings: RightsSettings, *, store: RegistryStore | None = None) -> RightsComponents:
+    """Everything the rights service runs, wired but not started."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    provider = setup_tracing("rights", settings.data_dir, enabled=settings.telemetry)
+    tracer = trace.get_tracer("consentry.rights", tracer_provider=provider)
+    broker = make_broker(
+        settings.kafka_bootstrap_servers, client_id="consentry-rights", tracer_provider=provider
+    )
+    store = store or SqlRegistryStore.from_url(settings.database_url_for("rights"))
+    publisher = KeyedBatchPublisher(broker, {})
+    policy = Policy(version=settings.policy_version, regime=settings.regime)
+    service = RightsService(store, publisher, policy, topic_of=settings.topic, tracer=tracer)
+
+    @broker.subscriber(
+        settings.topic(topics.ITEMS),
+        group_id=settings.group("rights"),
+        batch=True,
+        max_records=settings.batch_max_records,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title="rights.decide",
+        description="Decides each item against the registry and publishes decisions.v1.",
+    )
+    async def decide_items(message: KafkaMessage) -> None:
+        await service.decide_records(in_records(message.raw_message))
+
+    return RightsComponents(settings, broker, store, publisher, service)
+
+
+def create_app(settings: RightsSettings | None = None) -> FastAPI:
+    """The rights ASGI app; its lifespan loads the registry and starts the consumer."""
+    components = build(settings or RightsSettings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await components.store.initialise()
+        await components.service.refresh()
+        async with broker_lifespan(
+            components.broker,
+            components.settings,
+            [topics.ITEMS, topics.DECISIONS, topics.RIGHTS_UPDATES],
+            partitions=components.settings.partitions,
+            publisher=components.publisher,
+        ):
+            yield
+        await components.store.close()
+
+    app = FastAPI(title="Consentry rights", version="1", lifespan=lifespan)
+    app.state.components = components
+    app.include_router(http_router)
+    return app

@@ -1,0 +1,157 @@
+"""The rights application service: items in, decisions out; registry imports.
+
+It keeps one immutable :class:`RegistryView` and swaps it when the stored registry version moves
+(checked once per batch, so every rights instance follows imports made through any of them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+
+from consentry_shared import topics
+from consentry_shared.contracts.v1 import (
+    Deal,
+    DecisionEvent,
+    ItemEvent,
+    RegistryChange,
+    Reservation,
+    Work,
+    utc_now,
+)
+from consentry_shared.kafka import (
+    InRecord,
+    KeyedBatchPublisher,
+    OutRecord,
+    dead_letter_record,
+    validation_reason,
+)
+from consentry_shared.telemetry import group_by_trace, span_in_context
+from opentelemetry import trace
+from pydantic import ValidationError
+
+from consentry_rights.adapters.store import RegistryStore
+from consentry_rights.domain import Policy, RegistryView, decide
+from consentry_rights.domain.importing import RegistryRecord
+
+log = logging.getLogger(__name__)
+_SERVICE = "rights"
+_DECISION_NS = uuid.UUID("0b0f3a52-8f0e-4c47-9a43-6f1f5f0cde01")
+
+
+def decision_event_id(item_event_id: str, purpose: str) -> str:
+    """Stable id of the first decision on an item for a purpose: a redelivery repeats it."""
+    return str(uuid.uuid5(_DECISION_NS, f"{item_event_id}\x00{purpose}"))
+
+
+def build_view(version: int, records: Sequence[RegistryRecord]) -> RegistryView:
+    return RegistryView(
+        reservations=[r for r in records if isinstance(r, Reservation)],
+        deals=[r for r in records if isinstance(r, Deal)],
+        works=[r for r in records if isinstance(r, Work)],
+        version=version,
+    )
+
+
+class RightsService:
+    def __init__(
+        self,
+        store: RegistryStore,
+        publisher: KeyedBatchPublisher,
+        policy: Policy,
+        *,
+        topic_of: Callable[[str], str],
+        tracer: trace.Tracer,
+    ) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._policy = policy
+        self._topic = topic_of
+        self._tracer = tracer
+        self._view = RegistryView()
+        self._reload_lock = asyncio.Lock()
+
+    @property
+    def registry_version(self) -> int:
+        return self._view.version
+
+    async def refresh(self) -> None:
+        """Swap in the stored registry if it moved since the current view was built."""
+        if await self._store.version() == self._view.version:
+            return
+        async with self._reload_lock:
+            version, records = await self._store.snapshot()
+            if version != self._view.version:
+                self._view = build_view(version, records)
+                log.info("registry version %d loaded (%d records)", version, len(self._view))
+
+    async def import_records(self, records: Sequence[RegistryRecord]) -> int:
+        """Store an import, load it, and announce each change on ``rights.updates.v1``."""
+        version = await self._store.upsert(records)
+        await self.refresh()
+        now = utc_now()
+        await self._publisher.publish(
+            self._topic(topics.RIGHTS_UPDATES),
+            [
+                OutRecord(
+                    key=f"{r.kind}:{r.id}".encode(),
+                    value=RegistryChange(registry_version=version, record=r, changed_at=now)
+                    .model_dump_json(by_alias=True)
+                    .encode(),
+                )
+                for r in records
+            ],
+        )
+        return version
+
+    async def decide_records(self, records: Sequence[InRecord]) -> int:
+        """Decide every item of a consumed batch and publish the decisions; returns how many.
+
+        Records that are not valid ``items.v1`` events go to ``items.v1.dlq`` with the reason.
+        """
+        await self.refresh()
+        view = self._view
+        dead: list[OutRecord] = []
+        decided = 0
+        for context, group in group_by_trace(records, lambda r: r.headers):
+            out: list[OutRecord] = []
+            with span_in_context(self._tracer, "rights.decide", context, **{"consentry.items": len(group)}):
+                at = utc_now()
+                for record in group:
+                    try:
+                        item = ItemEvent.model_validate_json(record.value)
+                    except ValidationError as error:
+                        dead.append(
+                            dead_letter_record(record, validation_reason("items.v1", error), service=_SERVICE)
+                        )
+                        continue
+                    decision = decide(item, view, self._policy, at)
+                    event = DecisionEvent(
+                        event_id=decision_event_id(item.event_id, item.purpose.value),
+                        item_event_id=item.event_id,
+                        manifest_id=item.manifest_id,
+                        item_id=item.item_id,
+                        platform=item.platform,
+                        purpose=item.purpose,
+                        url=item.url,
+                        sha256=item.sha256,
+                        verdict=decision.verdict,
+                        reasons=list(decision.reasons),
+                        evidence=list(decision.evidence),
+                        policy_version=self._policy.version,
+                        registry_version=view.version,
+                        decided_at=at,
+                    )
+                    out.append(
+                        OutRecord(
+                            key=record.key or item.event_id.encode(),
+                            value=event.model_dump_json(exclude_none=True).encode(),
+                        )
+                    )
+                await self._publisher.publish(self._topic(topics.DECISIONS), out)
+                decided += len(out)
+        if dead:
+            await self._publisher.publish(self._topic(topics.dead_letter(topics.ITEMS)), dead)
+        return decided

@@ -1,0 +1,38 @@
+"""The FastStream broker every service runs, configured once here."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+
+# One produce request carries at most this many bytes per partition; it stays below the broker's
+# default message.max.bytes (1 MiB) so a full batch is never refused.
+MAX_BATCH_BYTES = 900 * 1024
+
+
+def make_broker(
+    bootstrap_servers: str,
+    *,
+    client_id: str,
+    tracer_provider: TracerProvider | None,
+) -> KafkaBroker:
+    """A broker with durable producer settings (acks=all) and, if given, OpenTelemetry tracing.
+
+    Batching is explicit (see :class:`~consentry_shared.kafka.publisher.KeyedBatchPublisher`),
+    so ``linger_ms`` stays small: it only merges the per-partition batches of one publish call.
+    """
+    middlewares = []
+    if tracer_provider is not None:
+        middlewares.append(KafkaTelemetryMiddleware(tracer_provider=tracer_provider))
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        linger_ms=2,
+        max_batch_size=MAX_BATCH_BYTES + 64 * 1024,
+        max_request_size=4 * 1024 * 1024,
+        request_timeout_ms=30_000,
+        middlewares=middlewares,
+        logger=None,
+    )

@@ -1,0 +1,61 @@
+"""Topic creation and layout discovery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    *,
+    partitions: int,
+    replication_factor: int = 1,
+    timeout_s: float = 60.0,
+) -> dict[str, int]:
+    """Create the missing ``topics`` and return the partition count of every one of them.
+
+    Existing topics keep their partition count (an operator may have given them more); the
+    returned layout is what producers must use to keep one key on one partition.
+    """
+    wanted = list(dict.fromkeys(topics))
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="consentry-admin")
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [t for t in wanted if t not in existing]
+            if missing:
+                try:
+                    await admin.create_topics([NewTopic(t, partitions, replication_factor) for t in missing])
+                except TopicAlreadyExistsError:
+                    pass  # another service created it first
+            return await _partition_counts(admin, wanted, deadline)
+        except (KafkaError, OSError) as error:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.info("waiting for Kafka at %s: %s", bootstrap_servers, error)
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+
+async def _partition_counts(admin: AIOKafkaAdminClient, topics: list[str], deadline: float) -> dict[str, int]:
+    while True:
+        described = await admin.describe_topics(topics)
+        counts = {d["topic"]: len(d["partitions"]) for d in described if not d["error_code"]}
+        if all(counts.get(t) for t in topics):
+            return counts
+        if asyncio.get_running_loop().time() > deadline:
+            missing = sorted(set(topics) - set(counts))
+            raise TimeoutError(f"topics not ready: {', '.join(missing)}")
+        await asyncio.sleep(0.2)

@@ -1,0 +1,60 @@
+"""Settings shared by every service.
+
+Each service has one settings class (a subclass of :class:`ServiceSettings`) with its own env
+prefix, built once at start-up (never at import time). ``KAFKA_BOOTSTRAP_SERVERS`` and
+``DATABASE_URL`` are read without a prefix because operators set them once for all services;
+every other setting has a safe default for the embedded mode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs: where Kafka is, where its database is, where its files go."""
+
+    model_config = SettingsConfigDict(env_prefix="CONSENTRY_", extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "CONSENTRY_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "CONSENTRY_DATABASE_URL"),
+        description="SQLAlchemy or libpq URL; unset means SQLite in data_dir",
+    )
+    data_dir: Path = Field(
+        default=Path(".consentry"),
+        validation_alias=AliasChoices("CONSENTRY_DATA_DIR"),
+    )
+    topic_prefix: str = Field(
+        default="",
+        validation_alias=AliasChoices("CONSENTRY_TOPIC_PREFIX"),
+        description="Prepended to every topic name (tests use one per run)",
+    )
+    consumer_group_prefix: str = Field(
+        default="consentry",
+        validation_alias=AliasChoices("CONSENTRY_GROUP_PREFIX"),
+    )
+    telemetry: bool = Field(default=True, validation_alias=AliasChoices("CONSENTRY_TELEMETRY"))
+    host: str = "127.0.0.1"
+    port: int = 0
+
+    def topic(self, name: str) -> str:
+        """The physical topic name for a logical one such as ``items.v1``."""
+        return f"{self.topic_prefix}{name}"
+
+    def group(self, service: str) -> str:
+        """The consumer group of ``service``."""
+        return f"{self.consumer_group_prefix}-{self.topic_prefix}{service}"
+
+    def database_url_for(self, service: str) -> str:
+        """The database URL this service uses: ``DATABASE_URL`` or a SQLite file of its own."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / f'{service}.db').resolve()}"
