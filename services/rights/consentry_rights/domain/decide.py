@@ -1,0 +1,340 @@
+"""The decision engine: may this platform use this item for this purpose?
+
+:func:`decide` applies rules in a fixed order; the first rule that reaches a verdict wins:
+
+1. **Deals.** A deal for ``item.platform`` that matches the item, covers the purpose, is in force
+   at ``at`` (``valid_from <= at < valid_until``, not revoked at or before ``at``) and covers the
+   item's territory (or is worldwide, ``*``; an item without a territory needs a worldwide deal)
+   gives CONSENT. A matching deal that fails one condition grants nothing but is reported.
+2. **Reservations.** Reservations in force at ``at`` that match and cover the purpose give
+   VIOLATION, all listed, most specific first.
+3. **Licence.** The registry's licence for the item's hash beats the manifest's claim (a more
+   permissive claim is flagged as laundering); the terms then decide. Without any licence the
+   regime decides: ``opt-in`` refuses, ``opt-out`` (EU DSM Art. 4 style) allows what nobody
+   reserved.
+
+The engine never fails open: an unparseable or unknown licence never yields CONSENT under
+``opt-in``, and an unparseable one never does under either regime.
+
+Reason codes (``reasons[0]`` is the one that settled the verdict; facts seen on the way, such as
+a deal that failed, follow)::
+
+    deal:<id>                      deal-purpose:<id>  deal-revoked:<id>  deal-expired:<id>
+    deal-not-yet-valid:<id>        deal-territory:<id>
+    reservation:<id>
+    licence:<expr>                 duty:attribution  duty:share-alike  duty:non-commercial
+    licence-non-commercial:<expr>  licence-no-derivatives:<expr>  all-rights-reserved:<expr>
+    licence-unverified:<expr>      licence-invalid    no-licence  no-reservation
+    work-licence:<work id>         licence-laundering
+
+New signal kinds (web signals: TDMRep, robots, IPTC, C2PA...) slot in as further rules in
+``_OVERRIDING_RULES``; each rule sees the same :class:`_Case` and either settles or passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Final, Literal, TypeAlias
+
+from consentry_shared.contracts.v1 import (
+    Deal,
+    Evidence,
+    ItemEvent,
+    Purpose,
+    Reservation,
+    Verdict,
+    Work,
+)
+
+from .registry import RegistryView
+from .spdx import (
+    LicenceExpression,
+    LicenceExpressionError,
+    LicenceTerms,
+    licence_terms,
+    parse_licence,
+    permissiveness,
+)
+
+__all__ = ["Decision", "Policy", "Regime", "decide", "purpose_covers"]
+
+Regime: TypeAlias = Literal["opt-in", "opt-out"]
+_REGIMES: Final = ("opt-in", "opt-out")
+
+# Each purpose a record may name, and the broader purpose that contains it.
+_PARENT: Final[dict[str, str]] = {
+    "ai-generative-training": "ai-training",
+    "ai-training": "ai-all",
+    "ai-inference": "ai-all",
+    "ai-all": "all",
+    "search": "all",
+}
+
+
+def _covering(purpose: str) -> frozenset[str]:
+    chain = [purpose]
+    while chain[-1] in _PARENT:
+        chain.append(_PARENT[chain[-1]])
+    return frozenset(chain)
+
+
+_COVERING: Final[dict[Purpose, frozenset[str]]] = {purpose: _covering(purpose) for purpose in Purpose}
+# Training produces a derivative (a model) of the work; inference and search do not.
+_TRAINING: Final = frozenset({Purpose.AI_TRAINING, Purpose.AI_GENERATIVE_TRAINING})
+
+
+def purpose_covers(record_purposes: Iterable[str], purpose: Purpose) -> bool:
+    """Whether any purpose a record lists covers ``purpose``.
+
+    ``all`` ⊃ ``ai-all`` ⊃ {``ai-training`` ⊃ ``ai-generative-training``, ``ai-inference``};
+    ``all`` also covers ``search``.
+    """
+    covering = _COVERING[purpose]
+    return any(listed in covering for listed in record_purposes)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How to decide when the registry and the licence leave the question open.
+
+    ``version`` is recorded with every decision so auditors can replay it.
+    """
+
+    version: str
+    regime: Regime = "opt-in"
+
+    def __post_init__(self) -> None:
+        if not self.version:
+            raise ValueError("policy version must not be empty")
+        if self.regime not in _REGIMES:  # a typo must not quietly become the lax regime
+            raise ValueError(f"regime must be one of {_REGIMES}, not {self.regime!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A verdict, the reason codes behind it (the settling one first) and the evidence used."""
+
+    verdict: Verdict
+    reasons: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(slots=True)
+class _Case:
+    """One item under decision, plus what earlier rules noticed without settling it."""
+
+    item: ItemEvent
+    registry: RegistryView
+    policy: Policy
+    at: datetime
+    url: str
+    noted_reasons: list[str] = field(default_factory=list)
+    noted_evidence: list[Evidence] = field(default_factory=list)
+
+    def settle(self, verdict: Verdict, reasons: Iterable[str], evidence: Iterable[Evidence]) -> Decision:
+        return Decision(
+            verdict,
+            (*reasons, *self.noted_reasons),
+            (*evidence, *self.noted_evidence),
+        )
+
+    def evidence(self, signal: str, ref: str | None, value: str | None) -> Evidence:
+        return Evidence(signal=signal, ref=ref, value=value, seen_at=self.at)
+
+
+def decide(item: ItemEvent, registry: RegistryView, policy: Policy, at: datetime) -> Decision:
+    """Decide whether ``item.platform`` may use ``item`` for ``item.purpose`` at time ``at``.
+
+    Pure and deterministic: the same item, registry snapshot, policy and ``at`` give an equal
+    Decision. ``at`` MUST be timezone-aware (a naive time raises ``ValueError``).
+    """
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("decision time must be timezone-aware")
+    case = _Case(item, registry, policy, at, str(item.url))
+    for rule in _OVERRIDING_RULES:
+        decision = rule(case)
+        if decision is not None:
+            return decision
+    return _licence_rule(case)
+
+
+# --- rule 1: deals ----------------------------------------------------------------------------
+
+
+def _deal_failure(deal: Deal, item: ItemEvent, at: datetime) -> str | None:
+    """Why a matching deal does not grant this use, or ``None`` if it does."""
+    if not purpose_covers(deal.purposes, item.purpose):
+        return "deal-purpose"
+    if deal.revoked_at is not None and deal.revoked_at <= at:
+        return "deal-revoked"
+    if at < deal.valid_from:
+        return "deal-not-yet-valid"
+    if at >= deal.valid_until:
+        return "deal-expired"
+    territories = {territory.strip().upper() for territory in deal.territories}
+    if "*" in territories:
+        return None
+    if item.territory is None or item.territory.strip().upper() not in territories:
+        return "deal-territory"
+    return None
+
+
+def _deal_value(deal: Deal) -> str:
+    value = (
+        f"purposes={','.join(deal.purposes)};territories={','.join(deal.territories)};"
+        f"from={deal.valid_from.isoformat()};until={deal.valid_until.isoformat()}"
+    )
+    if deal.revoked_at is not None:
+        value += f";revoked={deal.revoked_at.isoformat()}"
+    return value
+
+
+def _deal_rule(case: _Case) -> Decision | None:
+    item = case.item
+    for deal in case.registry.deals_for(item.platform, case.url, item.sha256):
+        evidence = case.evidence("registry.deal", deal.id, _deal_value(deal))
+        failure = _deal_failure(deal, item, case.at)
+        if failure is None:
+            return Decision(Verdict.CONSENT, (f"deal:{deal.id}",), (evidence,))
+        case.noted_reasons.append(f"{failure}:{deal.id}")
+        case.noted_evidence.append(evidence)
+    return None
+
+
+# --- rule 2: reservations ---------------------------------------------------------------------
+
+
+def _reservation_in_force(reservation: Reservation, at: datetime) -> bool:
+    return reservation.valid_from <= at and (reservation.valid_until is None or at < reservation.valid_until)
+
+
+def _reservation_value(reservation: Reservation) -> str:
+    value = f"purposes={','.join(reservation.purposes)};from={reservation.valid_from.isoformat()}"
+    if reservation.valid_until is not None:
+        value += f";until={reservation.valid_until.isoformat()}"
+    return value
+
+
+def _reservation_rule(case: _Case) -> Decision | None:
+    item = case.item
+    binding = [
+        reservation
+        for reservation in case.registry.reservations_for(case.url, item.sha256)
+        if _reservation_in_force(reservation, case.at) and purpose_covers(reservation.purposes, item.purpose)
+    ]
+    if not binding:
+        return None
+    return case.settle(
+        Verdict.VIOLATION,
+        [f"reservation:{reservation.id}" for reservation in binding],
+        [
+            case.evidence("registry.reservation", reservation.id, _reservation_value(reservation))
+            for reservation in binding
+        ],
+    )
+
+
+_Rule: TypeAlias = Callable[[_Case], Decision | None]
+_OVERRIDING_RULES: Final[tuple[_Rule, ...]] = (_deal_rule, _reservation_rule)
+
+
+# --- rule 3: the licence ----------------------------------------------------------------------
+
+
+# Below every parseable licence: an unparseable one proves nothing.
+_INVALID_RANK: Final = (-1, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A licence as stated by one source, read for this item's use."""
+
+    text: str
+    tree: LicenceExpression | None  # None: the text does not parse
+    terms: LicenceTerms | None
+    rank: tuple[int, int, int]  # permissiveness() for this use
+
+    @property
+    def spelling(self) -> str:
+        return self.text if self.tree is None else str(self.tree)
+
+
+@lru_cache(maxsize=4096)
+def _read_claim(text: str, *, commercial: bool, derivative: bool) -> _Claim:
+    # Memoised: manifests repeat a handful of licences, and a _Claim is immutable.
+    try:
+        tree = parse_licence(text.strip())
+    except LicenceExpressionError:
+        return _Claim(text, None, None, _INVALID_RANK)
+    terms = licence_terms(tree, commercial=commercial, derivative=derivative)
+    return _Claim(text, tree, terms, permissiveness(terms, commercial=commercial, derivative=derivative))
+
+
+def _licence_rule(case: _Case) -> Decision:
+    item = case.item
+    commercial, derivative = item.commercial, item.purpose in _TRAINING
+    declared = item.license.strip() if item.license is not None else ""
+    manifest = _read_claim(declared, commercial=commercial, derivative=derivative) if declared else None
+    manifest_evidence = (
+        [case.evidence("manifest.license", item.manifest_id, item.license)] if manifest else []
+    )
+
+    works = case.registry.works_for(item.sha256)
+    if works:
+        claims = [
+            (_read_claim(work.license, commercial=commercial, derivative=derivative), work) for work in works
+        ]
+        # Several holders registered the same bytes: the strictest registration governs.
+        governing, work = min(claims, key=lambda pair: (pair[0].rank, pair[1].id))
+        context = [f"work-licence:{work.id}"]
+        evidence = [_work_evidence(case, found) for found in works]
+        # Laundering needs a readable registry licence to compare the claim against.
+        if (
+            manifest is not None
+            and governing.terms is not None
+            and manifest.spelling.casefold() != governing.spelling.casefold()
+            and manifest.rank > governing.rank
+        ):
+            context.append("licence-laundering")
+        return _apply_claim(case, governing, context, [*evidence, *manifest_evidence])
+
+    if manifest is not None:
+        return _apply_claim(case, manifest, [], manifest_evidence)
+
+    regime = case.evidence("policy.regime", case.policy.version, case.policy.regime)
+    if case.policy.regime == "opt-out":
+        return case.settle(Verdict.CONSENT, ["no-reservation"], [regime])
+    return case.settle(Verdict.VIOLATION, ["no-licence"], [regime])
+
+
+def _work_evidence(case: _Case, work: Work) -> Evidence:
+    return case.evidence("registry.work", work.id, work.license)
+
+
+def _apply_claim(case: _Case, claim: _Claim, context: list[str], evidence: list[Evidence]) -> Decision:
+    terms, spelling = claim.terms, claim.spelling
+    if terms is None:
+        return case.settle(Verdict.VIOLATION, ["licence-invalid", *context], evidence)
+    if terms.use == "none":
+        return case.settle(Verdict.VIOLATION, [f"all-rights-reserved:{spelling}", *context], evidence)
+    if terms.use == "unknown":
+        regime = case.evidence("policy.regime", case.policy.version, case.policy.regime)
+        unverified = f"licence-unverified:{spelling}"
+        if case.policy.regime == "opt-out":
+            return case.settle(Verdict.CONSENT, ["no-reservation", unverified, *context], [*evidence, regime])
+        return case.settle(Verdict.VIOLATION, [unverified, *context], [*evidence, regime])
+    if terms.no_derivatives and case.item.purpose in _TRAINING:
+        return case.settle(Verdict.VIOLATION, [f"licence-no-derivatives:{spelling}", *context], evidence)
+    if terms.use == "non-commercial" and case.item.commercial:
+        return case.settle(Verdict.VIOLATION, [f"licence-non-commercial:{spelling}", *context], evidence)
+    duties = []
+    if terms.attribution:
+        duties.append("duty:attribution")
+    if terms.share_alike:
+        duties.append("duty:share-alike")
+    if terms.use == "non-commercial":
+        duties.append("duty:non-commercial")
+    return case.settle(Verdict.CONSENT, [f"licence:{spelling}", *duties, *context], evidence)
