@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     """What every service needs: where Kafka is, where its database is, where its files go."""
 
-    model_config = SettingsConfigDict(env_prefix="CONSENTRY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CONSENTRY_", extra="ignore", populate_by_name=True)
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",

@@ -72,6 +72,7 @@ class JsonLinesSpanExporter(SpanExporter):
                         "links": [f"{link.context.trace_id:032x}" for link in span.links],
                     },
                     separators=(",", ":"),
+                    default=_plain_default,
                 )
             )
         with self._lock:
@@ -82,6 +83,10 @@ class JsonLinesSpanExporter(SpanExporter):
     def shutdown(self) -> None:
         with self._lock:
             self._file.close()
+
+
+def _plain_default(value: object) -> object:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _plain(value: object) -> object:

@@ -13,6 +13,7 @@ from consentry_shared.telemetry import setup_tracing
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 
 from consentry_ingest.adapters.http import router as http_router
 from consentry_ingest.service import IngestService, spool_dir
@@ -27,9 +28,11 @@ class IngestComponents:
     service: IngestService
 
 
-def build(settings: IngestSettings) -> IngestComponents:
+def build(settings: IngestSettings, *, tracer_provider: TracerProvider | None = None) -> IngestComponents:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    provider = setup_tracing("ingest", settings.data_dir, enabled=settings.telemetry)
+    if tracer_provider is None:
+        tracer_provider = setup_tracing("ingest", settings.data_dir, enabled=settings.telemetry)
+    provider = tracer_provider
     tracer = trace.get_tracer("consentry.ingest", tracer_provider=provider)
     broker = make_broker(
         settings.kafka_bootstrap_servers, client_id="consentry-ingest", tracer_provider=provider
@@ -47,8 +50,10 @@ def build(settings: IngestSettings) -> IngestComponents:
     return IngestComponents(settings, broker, publisher, service)
 
 
-def create_app(settings: IngestSettings | None = None) -> FastAPI:
-    components = build(settings or IngestSettings())
+def create_app(
+    settings: IngestSettings | None = None, *, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
+    components = build(settings or IngestSettings(), tracer_provider=tracer_provider)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

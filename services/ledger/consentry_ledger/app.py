@@ -15,6 +15,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 
 from consentry_ledger.adapters.http import router as http_router
 from consentry_ledger.adapters.keys import load_or_create_signer
@@ -33,10 +34,17 @@ class LedgerComponents:
     service: LedgerService
 
 
-def build(settings: LedgerSettings, *, store: LedgerStore | None = None) -> LedgerComponents:
+def build(
+    settings: LedgerSettings,
+    *,
+    store: LedgerStore | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> LedgerComponents:
     """Everything the ledger runs, wired but not started."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    provider = setup_tracing("ledger", settings.data_dir, enabled=settings.telemetry)
+    if tracer_provider is None:
+        tracer_provider = setup_tracing("ledger", settings.data_dir, enabled=settings.telemetry)
+    provider = tracer_provider
     tracer = trace.get_tracer("consentry.ledger", tracer_provider=provider)
     broker = make_broker(
         settings.kafka_bootstrap_servers, client_id="consentry-ledger", tracer_provider=provider
@@ -65,9 +73,11 @@ def build(settings: LedgerSettings, *, store: LedgerStore | None = None) -> Ledg
     return LedgerComponents(settings, broker, store, publisher, service)
 
 
-def create_app(settings: LedgerSettings | None = None) -> FastAPI:
+def create_app(
+    settings: LedgerSettings | None = None, *, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
     """The ledger's ASGI app; its lifespan starts the store, the log state and the consumer."""
-    components = build(settings or LedgerSettings())
+    components = build(settings or LedgerSettings(), tracer_provider=tracer_provider)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -15,6 +15,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 
 from consentry_rights.adapters.http import router as http_router
 from consentry_rights.adapters.store import RegistryStore, SqlRegistryStore
@@ -32,10 +33,17 @@ class RightsComponents:
     service: RightsService
 
 
-def build(settings: RightsSettings, *, store: RegistryStore | None = None) -> RightsComponents:
+def build(
+    settings: RightsSettings,
+    *,
+    store: RegistryStore | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> RightsComponents:
     """Everything the rights service runs, wired but not started."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    provider = setup_tracing("rights", settings.data_dir, enabled=settings.telemetry)
+    if tracer_provider is None:
+        tracer_provider = setup_tracing("rights", settings.data_dir, enabled=settings.telemetry)
+    provider = tracer_provider
     tracer = trace.get_tracer("consentry.rights", tracer_provider=provider)
     broker = make_broker(
         settings.kafka_bootstrap_servers, client_id="consentry-rights", tracer_provider=provider
@@ -62,9 +70,11 @@ def build(settings: RightsSettings, *, store: RegistryStore | None = None) -> Ri
     return RightsComponents(settings, broker, store, publisher, service)
 
 
-def create_app(settings: RightsSettings | None = None) -> FastAPI:
+def create_app(
+    settings: RightsSettings | None = None, *, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
     """The rights ASGI app; its lifespan loads the registry and starts the consumer."""
-    components = build(settings or RightsSettings())
+    components = build(settings or RightsSettings(), tracer_provider=tracer_provider)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -73,7 +73,9 @@ def parse_registry_jsonl(lines: Iterable[bytes], *, max_errors: int = 100) -> Pa
         key = (record.kind, record.id)
         if key in first_line:
             errors.append(
-                ImportLineError(number, "id", f"{record.kind} {record.id!r} already on line {first_line[key]}")
+                ImportLineError(
+                    number, "id", f"{record.kind} {record.id!r} already on line {first_line[key]}"
+                )
             )
             continue
         first_line[key] = number

@@ -1,0 +1,58 @@
+# Consentry — `make run` and `make test` work on a fresh machine; see README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+INFRA  := $(PY) deploy/local/infra.py
+STATE  := deploy/local/.state
+MEMBERS := pyproject.toml uv.lock shared/pyproject.toml cli/pyproject.toml \
+           services/ingest/pyproject.toml services/rights/pyproject.toml services/ledger/pyproject.toml
+
+.PHONY: help install run test test-unit lint infra-up infra-down kafka-up kafka-down pg-up pg-down bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed ## Set everything up (uv, Python packages, the `consentry` CLI); idempotent
+
+$(VENV)/.installed: $(MEMBERS)
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+	uv sync --frozen --all-packages
+	@touch $@
+
+run: install ## Start everything on the embedded default, import the sample registry, submit the sample manifest
+	$(VENV)/bin/consentry up --with-sample
+
+test: install infra-up ## Start real Apache Kafka + PostgreSQL and run the whole suite
+	set -a && source $(STATE)/env && set +a && $(VENV)/bin/pytest
+
+test-unit: install ## Only the fast tests (no infrastructure)
+	$(VENV)/bin/pytest tests/unit tests/service
+
+lint: install ## ruff + mypy (strict)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared services/ingest services/rights services/ledger cli
+
+infra-up: kafka-up pg-up ## Start the local Apache Kafka (KRaft) and PostgreSQL
+
+infra-down: kafka-down pg-down ## Stop them
+
+kafka-up: install
+	$(INFRA) kafka start
+
+kafka-down:
+	@[ -x $(PY) ] && $(INFRA) kafka stop || true
+
+pg-up: install
+	$(INFRA) postgres start
+
+pg-down:
+	@[ -x $(PY) ] && $(INFRA) postgres stop || true
+
+bench: install ## Run the benchmarks (they print their numbers and a reference)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean: infra-down ## Stop infrastructure and remove local state
+	rm -rf $(STATE) .consentry

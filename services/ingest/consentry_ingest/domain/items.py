@@ -1,0 +1,125 @@
+"""From a parsed item to an ``items.v1`` event: stable ids and the event itself.
+
+Identity is what makes redelivery harmless: a manifest submitted twice gets the same
+``manifest_id``, so its items get the same ``event_id`` and every consumer drops the repeats.
+Both ids are therefore a function of their inputs only, and the derivations below MUST NOT
+change within ``items.v1``: changing them would make every re-submitted manifest look new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from datetime import datetime
+from typing import Final
+from urllib.parse import quote
+
+from consentry_shared.contracts.v1 import ItemEvent, Purpose
+
+from .manifest import RawItem
+
+__all__ = ["ITEM_EVENT_NAMESPACE", "item_event_id", "manifest_id_for", "to_event"]
+
+ITEM_EVENT_NAMESPACE: Final = uuid.UUID("ef461296-6bc8-4b57-9bbd-9536b5236648")
+"""The UUIDv5 namespace of item event ids. Fixed forever: see the module docstring."""
+_NAMESPACE_BYTES: Final = ITEM_EVENT_NAMESPACE.bytes
+
+_MAX_ID_CHARS: Final = 4096  # NonEmpty in the v1 contracts
+_MAX_PLATFORM_CHARS: Final = 1024  # so that every manifest id fits in _MAX_ID_CHARS
+_SHA256_HEX: Final = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def manifest_id_for(platform: str, header_id: str | None, content_sha256: str) -> str:
+    """The stable id of a manifest submitted by ``platform``.
+
+    With a declared id (the header's ``id``, or the CLI's) it is ``<platform>:id:<header_id>``;
+    without one it is derived from the content, ``<platform>:sha256:<content_sha256>``, so the
+    same bytes always get the same id. ``<platform>`` is percent-encoded (``quote(platform,
+    safe="")``) so the first ``:`` always ends it: two platforms never share a manifest id, and
+    their identical manifests never share item event ids (which consumers would otherwise drop
+    as repeats). The ``id``/``sha256`` tag keeps declared and derived ids apart. Should the
+    result exceed 4096 characters (the contract's limit), the part after the platform is
+    replaced by the SHA-256 of the declared id: ``<platform>:id-sha256:<hex>``.
+
+    Note what a declared id promises: re-submitting *changed* content under the same declared
+    id yields the same item event ids, which consumers drop as repeats. Callers that accept
+    re-submissions should compare ``content_sha256`` with the first submission's.
+
+    Raises ``ValueError`` for an empty platform or header id, a platform longer than 1024
+    characters once quoted, or a malformed content hash.
+    """
+    if not platform:
+        raise ValueError("platform must not be empty")
+    if _SHA256_HEX.fullmatch(content_sha256) is None:
+        raise ValueError("content_sha256 must be 64 hexadecimal characters")
+    scope = quote(platform, safe="")
+    if len(scope) > _MAX_PLATFORM_CHARS:
+        raise ValueError(f"platform is longer than {_MAX_PLATFORM_CHARS} characters once quoted")
+    if header_id is None:
+        return f"{scope}:sha256:{content_sha256.lower()}"
+    if not header_id:
+        raise ValueError("header_id must not be empty (pass None when there is none)")
+    declared = f"{scope}:id:{header_id}"
+    if len(declared) <= _MAX_ID_CHARS:
+        return declared
+    digest = hashlib.sha256(header_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{scope}:id-sha256:{digest}"
+
+
+def item_event_id(manifest_id: str, item_id: str) -> str:
+    """The ``event_id`` of item ``item_id`` of manifest ``manifest_id``: a UUIDv5 string.
+
+    ``uuid.uuid5(ITEM_EVENT_NAMESPACE, f"{len(manifest_id)}:{manifest_id}{item_id}")``: the
+    length prefix makes the split between the two unambiguous whatever characters they hold.
+    Computed here without building a ``uuid.UUID`` (2.5x faster; the tests hold it equal).
+    """
+    name = f"{len(manifest_id)}:{manifest_id}{item_id}".encode()
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def to_event(
+    raw: RawItem,
+    *,
+    manifest_id: str,
+    platform: str,
+    purpose: Purpose,
+    territory: str | None,
+    commercial: bool,
+    submitted_at: datetime,
+) -> ItemEvent:
+    """The ``items.v1`` event for one parsed item, fully validated by its pydantic contract.
+
+    ``submitted_at`` is the caller's clock reading (timezone-aware): the domain reads no clock.
+    Raises ``pydantic.ValidationError`` only for bad per-manifest arguments: every field of a
+    ``RawItem`` from :class:`~consentry_ingest.domain.manifest.ManifestParser` is already
+    within the contract.
+
+    Why not ``ItemEvent.model_construct``: measured, it is *slower* than validation here
+    (pydantic-core validates in Rust, ``model_construct`` loops in Python and the ``url`` still
+    needs an ``HttpUrl`` built), so skipping validation would buy nothing and lose the check.
+    """
+    return ItemEvent.model_validate(
+        {
+            "event_id": item_event_id(manifest_id, raw.id),
+            "manifest_id": manifest_id,
+            "item_id": raw.id,
+            "line": raw.line,
+            "platform": platform,
+            "purpose": purpose,
+            "territory": territory,
+            "commercial": commercial,
+            "url": raw.url,
+            "sha256": raw.sha256,
+            "md5": raw.md5,
+            "license": raw.license,
+            "creator": raw.creator,
+            "title": raw.title,
+            "media_type": raw.media_type,
+            "submitted_at": submitted_at,
+        }
+    )

@@ -1,0 +1,242 @@
+"""Offline verification of a tlog-tiles export: what an auditor runs with only a key and a copy.
+
+Errors: :class:`~consentry_shared.tlog.errors.VerificationError`, whose ``code`` says what
+failed and ``index`` names the first bad entry when one can be named. A verifier key string
+that cannot be parsed raises ``MalformedKeyError`` (a caller error, not a property of the
+export).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from consentry_shared.tlog.errors import (
+    InvalidSignatureError,
+    MalformedNoteError,
+    MalformedTileError,
+    ProofError,
+    UnknownKeyError,
+    VerificationError,
+)
+from consentry_shared.tlog.merkle import HASH_SIZE, consistency_proof, leaf_hashes, verify_consistency
+from consentry_shared.tlog.note import Checkpoint, Verifier, open_checkpoint
+from consentry_shared.tlog.tiles import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    TileHashReader,
+    _read_bundle,
+    _TileStack,
+    entries_path,
+    read_tile_hashes,
+    tile_path,
+)
+
+__all__ = ["EntryCheck", "VerifyReport", "verify_export"]
+
+EntryCheck = Callable[[int, bytes], "str | None"]
+"""``entry_check(index, leaf_bytes)`` returns an error message, or ``None`` if the entry is fine."""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The facts a successful :func:`verify_export` established."""
+
+    size: int
+    """Tree size of the verified checkpoint."""
+    root_hash: bytes
+    """Its root hash, rebuilt from the entries."""
+    origin: str
+    """Its origin line (recorded, not compared with the key name)."""
+    entries_checked: int
+    """Entries re-hashed (equals ``size``)."""
+    checkpoint_note: str = ""
+    """The exact signed checkpoint that was verified: save it and pass it as ``since`` next time."""
+
+
+def _open(note: str, verifier: Verifier, what: str) -> Checkpoint:
+    try:
+        checkpoint, _ = open_checkpoint(note, [verifier])
+    except MalformedNoteError as exc:
+        raise VerificationError("malformed", f"{what} is malformed: {exc}") from None
+    except (UnknownKeyError, InvalidSignatureError) as exc:
+        raise VerificationError("bad-signature", f"{what} is not signed by the key: {exc}") from None
+    return checkpoint
+
+
+def _first_difference(computed: list[bytes], tile: bytes) -> int:
+    for position, value in enumerate(computed):
+        if tile[position * HASH_SIZE : (position + 1) * HASH_SIZE] != value:
+            return position
+    return len(computed)  # pragma: no cover - only called when the tile differs
+
+
+def verify_export(
+    directory: Path,
+    vkey: str,
+    since: str | None = None,
+    entry_check: EntryCheck | None = None,
+) -> VerifyReport:
+    """Verify everything in a tlog-tiles export against the log's verifier key.
+
+    Steps, failing fast at the first problem:
+
+    1. ``checkpoint`` is a signed note with a valid signature by ``vkey`` (other signatures,
+       e.g. witness cosignatures, are ignored) and a well-formed checkpoint body.
+    2. Every entry bundle of the tree is read and decoded, every entry re-hashed and compared
+       with its level-0 tile; then ``entry_check(index, leaf_bytes)`` runs on each entry, in
+       index order (the caller validates schema, index contiguity, offsets).
+    3. Tiles of every higher level (full and the checkpoint size's partial ones) are compared
+       with the hashes rebuilt from below, and the rebuilt root with the checkpoint's.
+    4. If ``since`` (a checkpoint note saved from an earlier verification) is given: it must be
+       signed by the same key and have the same origin, its size must not exceed the new one,
+       and a consistency proof computed from this export's own (now verified) tiles must prove
+       the old root is a prefix of the new tree.
+
+    Returns:
+        a :class:`VerifyReport`; keep ``report.checkpoint_note`` to pass as ``since`` next time.
+
+    Raises:
+        VerificationError: with ``code`` ``malformed``, ``bad-signature``, ``entry-mismatch``,
+            ``entry-invalid``, ``tile-mismatch``, ``root-mismatch``, ``inconsistent`` or
+            ``rollback`` and, where one can be named, ``index`` of the first bad entry.
+        MalformedKeyError: ``vkey`` is not a valid Ed25519 verifier key.
+    """
+    directory = Path(directory)
+    verifier = Verifier.from_vkey(vkey)
+    try:
+        note = (directory / "checkpoint").read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError) as exc:
+        raise VerificationError("malformed", f"cannot read {directory / 'checkpoint'}: {exc}") from None
+    checkpoint = _open(note, verifier, "checkpoint")
+    size = checkpoint.size
+
+    def check_full_tile(level: int, index: int, hashes: list[bytes]) -> None:
+        if level == 0:
+            return  # compared entry by entry below
+        path = tile_path(level, index)
+        try:
+            stored = read_tile_hashes(directory, level, index, TILE_WIDTH)
+        except MalformedTileError as exc:
+            first = index * TILE_WIDTH << (TILE_HEIGHT * level)
+            raise VerificationError("malformed", str(exc), first) from None
+        if b"".join(hashes) != stored:
+            _tile_mismatch(path, level, index, hashes, stored)
+
+    stack = _TileStack([], [], check_full_tile)
+    check = entry_check
+    bundles = (size + TILE_WIDTH - 1) // TILE_WIDTH
+    for bundle_index in range(bundles):
+        start = bundle_index * TILE_WIDTH
+        width = min(TILE_WIDTH, size - start)
+        bundle_path = entries_path(bundle_index, width)
+        try:
+            entries = _read_bundle(directory, bundle_index, width)
+        except MalformedTileError as exc:
+            position = exc.position or 0
+            raise VerificationError(
+                "malformed", f"{bundle_path}: {exc} (entry {start + position})", start + position
+            ) from None
+        if len(entries) != width:
+            bad = start + min(len(entries), width)
+            raise VerificationError(
+                "malformed",
+                f"{bundle_path} holds {len(entries)} entries, expected {width} (entry {bad})",
+                bad,
+            )
+        hashes = leaf_hashes(entries)
+        try:
+            stored = read_tile_hashes(directory, 0, bundle_index, width)
+        except MalformedTileError as exc:
+            raise VerificationError("malformed", str(exc), start) from None
+        if b"".join(hashes) != stored:
+            position = _first_difference(hashes, stored)
+            raise VerificationError(
+                "entry-mismatch",
+                f"entry {start + position} ({bundle_path}) hashes to "
+                f"{hashes[position].hex()} but {tile_path(0, bundle_index, width)} records "
+                f"{stored[position * HASH_SIZE : (position + 1) * HASH_SIZE].hex()}",
+                start + position,
+            )
+        if check is not None:
+            for position, entry in enumerate(entries):
+                problem = check(start + position, entry)
+                if problem is not None:
+                    raise VerificationError(
+                        "entry-invalid", f"entry {start + position}: {problem}", start + position
+                    )
+        stack.add(0, hashes)
+
+    for level in range(1, len(stack.pending)):
+        hashes = stack.pending[level]
+        if not hashes:
+            continue
+        index = stack.next_index[level]
+        try:
+            stored = read_tile_hashes(directory, level, index, len(hashes))
+        except MalformedTileError as exc:
+            raise VerificationError("malformed", str(exc)) from None
+        if b"".join(hashes) != stored:
+            _tile_mismatch(tile_path(level, index, len(hashes)), level, index, hashes, stored)
+
+    root = stack.root()
+    if root != checkpoint.root_hash:
+        raise VerificationError(
+            "root-mismatch",
+            f"the {size} entries rebuild root {root.hex()} but the checkpoint signs "
+            f"{checkpoint.root_hash.hex()}",
+        )
+
+    if since is not None:
+        _check_since(directory, verifier, checkpoint, since)
+
+    return VerifyReport(
+        size=size,
+        root_hash=root,
+        origin=checkpoint.origin,
+        entries_checked=size,
+        checkpoint_note=note,
+    )
+
+
+def _tile_mismatch(
+    path: str, level: int, index: int, computed: list[bytes], stored: bytes
+) -> None:
+    position = _first_difference(computed, stored)
+    span = 1 << (TILE_HEIGHT * level)
+    first = (index * TILE_WIDTH + position) * span
+    raise VerificationError(
+        "tile-mismatch",
+        f"hash {position} of {path} does not match entries [{first}, {first + span}): either "
+        f"those entries with their level-0 tiles, or the tile itself, were altered",
+        first,
+    )
+
+
+def _check_since(directory: Path, verifier: Verifier, current: Checkpoint, since: str) -> None:
+    saved = _open(since, verifier, "saved checkpoint")
+    if saved.origin != current.origin:
+        raise VerificationError(
+            "inconsistent",
+            f"saved checkpoint is for log {saved.origin!r}, this export is {current.origin!r}",
+        )
+    if saved.size > current.size:
+        raise VerificationError(
+            "rollback",
+            f"the log shrank: saved checkpoint has {saved.size} entries, this export "
+            f"{current.size}",
+        )
+    reader = TileHashReader(directory, current.size)
+    try:
+        proof = consistency_proof(saved.size, current.size, reader.hash_at)
+    except MalformedTileError as exc:
+        raise VerificationError("malformed", str(exc)) from None
+    try:
+        verify_consistency(saved.size, current.size, saved.root_hash, current.root_hash, proof)
+    except ProofError as exc:
+        raise VerificationError(
+            "inconsistent",
+            f"saved checkpoint (size {saved.size}) is not a prefix of this log "
+            f"(size {current.size}): {exc}",
+        ) from None
