@@ -23,15 +23,19 @@ Line numbers are 1-based physical lines of the file, counted on ``\\n`` (``\\r\\
 tolerated). A CSV record that spans lines is reported at the line where it starts. Every error
 names its line and, where one field is to blame, the field.
 
+A line break inside a quoted CSV field is read as ``\n`` however it was spelt. CSV fields are
+limited to 131072 characters (the ``csv`` module's limit, left global and untouched); a longer
+one is reported as invalid CSV.
+
 Memory is bounded by :data:`MAX_LINE_BYTES` (the longest line or CSV record kept; a longer one
 is skipped and reported, never buffered) plus the output of one :meth:`ManifestParser.feed`
-call (proportional to the chunk given) plus the duplicate-id index, which is the one thing that
-grows with the manifest: one 64-bit BLAKE2b digest of each id and the line where it was first
-seen, held in a ``dict[int, int]``, measured at about 110 bytes per item on CPython 3.11 --
-about 1.1 GB for 10 million items. Manifests far larger than that should be split, or the index
-replaced by a compact open-addressing table (about 32 bytes per item). Two different ids whose
-digests collide are reported as duplicates: with 64-bit digests the chance is about
-``n**2 / 2**65`` (3e-6 at 10 million items).
+call (proportional to the chunk given) plus the duplicate-id index, the one thing that grows
+with the manifest: the 64-bit BLAKE2b digest of each id and the line where it was first seen,
+in a ``dict[int, int]``. That costs about 120 bytes per item on CPython 3.11 (measured by
+``bench/bench_parse.py``): 24 MB for 200k items, 1.2 GB for 10 million. Manifests far larger
+than that should be split, or the index replaced by a compact open-addressing table (about 32
+bytes per item). Two different ids whose digests collide are reported as duplicates: with
+64-bit digests the chance is about ``n**2 / 2**65`` (3e-6 at 10 million items).
 
 This module decides nothing about what a bad line means for the manifest: that policy is in
 :mod:`consentry_ingest.domain.policy`.
@@ -212,12 +216,12 @@ def normalise_url(url: str) -> str:
     Surrounding whitespace is dropped; scheme and host are lower-cased; an internationalised
     host becomes its IDNA (punycode, UTS #46) form; the default port (80, 443), the fragment,
     user info (``user:password@``: no credentials in events or the ledger) and the trailing dot
-    of a fully-qualified host are dropped; an empty path becomes ``/``; percent-escapes are upper-cased (``%2f`` ->
-    ``%2F``, RFC 3986 §6.2.2.1). Path and query are otherwise kept, except for what the WHATWG
-    URL Standard -- which pydantic's ``HttpUrl`` in ``items.v1`` applies to every URL anyway --
-    requires: dot segments resolved, ``\\`` read as ``/`` and characters outside the URL
-    character set percent-encoded. The result is a fixed point: normalising it again, or
-    validating it as ``HttpUrl``, gives it back unchanged.
+    of a fully-qualified host are dropped; an empty path becomes ``/``; percent-escapes are
+    upper-cased (``%2f`` -> ``%2F``, RFC 3986 §6.2.2.1). Path and query are otherwise kept,
+    except for what the WHATWG URL Standard -- which pydantic's ``HttpUrl`` in ``items.v1``
+    applies to every URL anyway -- requires: dot segments resolved, ``\\`` read as ``/`` and
+    characters outside the URL character set percent-encoded. The result is a fixed point:
+    normalising it again, or validating it as ``HttpUrl``, gives it back unchanged.
 
     Raises :class:`InvalidURLError` (a ``ValueError``) when the URL is not ``http``/``https``,
     has no host, cannot be parsed, or is longer than :data:`MAX_URL_CHARS` once normalised.
@@ -493,7 +497,8 @@ class ManifestParser:
                 f"{start} has an unbalanced '\"'",
             )
             self._end_record()
-            out.append(error)
+            if not self._header_failed:
+                out.append(error)
         self._pending = bytearray()
         return out
 
