@@ -62,6 +62,7 @@ from consentry_shared.tlog.merkle import (
 from consentry_shared.tlog.note import (
     ALG_COSIGNATURE_V1,
     ALG_ED25519,
+    MAX_SIGNATURES,
     Checkpoint,
     CosignatureVerifier,
     Cosigner,
@@ -99,6 +100,7 @@ __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
     "MAX_ENTRY_SIZE",
+    "MAX_SIGNATURES",
     "TILE_HEIGHT",
     "TILE_WIDTH",
     "CanonicalizationError",

@@ -135,8 +135,7 @@ def _serialize(value: object) -> str:
         return (
             "{"
             + ",".join(
-                _dumps(key, ensure_ascii=False) + ":" + _serialize(element)
-                for key, element in members
+                _dumps(key, ensure_ascii=False) + ":" + _serialize(element) for key, element in members
             )
             + "}"
         )

@@ -225,8 +225,7 @@ class CompactRange:
         body = data[8:]
         if len(body) != HASH_SIZE * size.bit_count():
             raise ValueError(
-                f"compact range of size {size} must carry {size.bit_count()} hashes, "
-                f"got {len(body)} bytes"
+                f"compact range of size {size} must carry {size.bit_count()} hashes, got {len(body)} bytes"
             )
         hashes = [body[i : i + HASH_SIZE] for i in range(0, len(body), HASH_SIZE)]
         return cls(size, hashes)
@@ -324,9 +323,7 @@ def consistency_proof(old_size: int, new_size: int, hash_at: HashAt) -> list[byt
     return proof
 
 
-def verify_inclusion(
-    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
-) -> None:
+def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> None:
     """Check that ``leaf_hash`` is leaf ``index`` of the tree of ``size`` leaves with ``root``.
 
     Implements RFC 9162 §2.1.3.2. Returns ``None`` on success.
@@ -485,9 +482,7 @@ class MemoryTree:
 
     def hash_at(self, level: int, index: int) -> bytes:
         """Hash of the perfect subtree at ``(level, index)``; ``ValueError`` if it is not complete."""
-        if level < 0 or index < 0 or level >= len(self._levels) or index >= len(
-            self._levels[level]
-        ):
+        if level < 0 or index < 0 or level >= len(self._levels) or index >= len(self._levels[level]):
             raise ValueError(f"no complete subtree at level {level}, index {index}")
         return self._levels[level][index]
 

@@ -194,8 +194,9 @@ class Signer:
             raise MalformedKeyError("signer key is not an Ed25519 (0x01) seed")
         signer = cls(name, Ed25519PrivateKey.from_private_bytes(material[1:]))
         if signer.key_id.hex() != hex_id:
-            raise MalformedKeyError(f"key ID {hex_id} does not match the key (expected "
-                                    f"{signer.key_id.hex()})")
+            raise MalformedKeyError(
+                f"key ID {hex_id} does not match the key (expected {signer.key_id.hex()})"
+            )
         return signer
 
     @property
@@ -217,16 +218,12 @@ class Signer:
     def skey(self) -> str:
         """Secret key string ``PRIVATE+KEY+<name>+<hex id>+base64(0x01 || seed)``. Keep secret."""
         seed = self._key.private_bytes_raw()
-        return f"PRIVATE+KEY+{self._name}+{self._key_id.hex()}+" + _b64encode(
-            bytes([ALG_ED25519]) + seed
-        )
+        return f"PRIVATE+KEY+{self._name}+{self._key_id.hex()}+" + _b64encode(bytes([ALG_ED25519]) + seed)
 
     @property
     def vkey(self) -> str:
         """Public verifier key string ``<name>+<hex id>+base64(0x01 || pubkey)``."""
-        return f"{self._name}+{self._key_id.hex()}+" + _b64encode(
-            bytes([ALG_ED25519]) + self._public
-        )
+        return f"{self._name}+{self._key_id.hex()}+" + _b64encode(bytes([ALG_ED25519]) + self._public)
 
     def sign(self, message: bytes) -> bytes:
         """Return the 64-byte Ed25519 signature of ``message``."""
@@ -290,9 +287,7 @@ class Verifier:
     @property
     def vkey(self) -> str:
         """This key as a verifier key string."""
-        return f"{self._name}+{self._key_id.hex()}+" + _b64encode(
-            bytes([ALG_ED25519]) + self._public
-        )
+        return f"{self._name}+{self._key_id.hex()}+" + _b64encode(bytes([ALG_ED25519]) + self._public)
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """True iff ``signature`` is this key's Ed25519 signature of ``message``."""
@@ -382,9 +377,7 @@ def sign_note(text: str, signers: Sequence[NoteSigner]) -> str:
     if not signers:
         raise MalformedNoteError("a note needs at least one signature")
     message = text.encode()
-    lines = [
-        NoteSignature(signer.name, signer.key_id, signer.sign(message)).line for signer in signers
-    ]
+    lines = [NoteSignature(signer.name, signer.key_id, signer.sign(message)).line for signer in signers]
     return text + "\n" + "".join(lines)
 
 
@@ -573,9 +566,7 @@ class Cosigner:
     @property
     def vkey(self) -> str:
         """Verifier key string ``<name>+<hex id>+base64(0x04 || pubkey)``."""
-        return f"{self._name}+{self._key_id.hex()}+" + _b64encode(
-            bytes([ALG_COSIGNATURE_V1]) + self._public
-        )
+        return f"{self._name}+{self._key_id.hex()}+" + _b64encode(bytes([ALG_COSIGNATURE_V1]) + self._public)
 
     def cosign(self, checkpoint_text: str, timestamp: int) -> str:
         """Return the cosignature line (with trailing newline) for a checkpoint note *text*.
@@ -658,9 +649,7 @@ class CosignatureVerifier:
     @property
     def vkey(self) -> str:
         """This key as a type 0x04 verifier key string."""
-        return f"{self._name}+{self._key_id.hex()}+" + _b64encode(
-            bytes([ALG_COSIGNATURE_V1]) + self._public
-        )
+        return f"{self._name}+{self._key_id.hex()}+" + _b64encode(bytes([ALG_COSIGNATURE_V1]) + self._public)
 
     @staticmethod
     def timestamp_of(signature: bytes) -> int:

@@ -112,8 +112,7 @@ def encode_entry_bundle(entries: Sequence[bytes]) -> bytes:
         size = len(entry)
         if size > MAX_ENTRY_SIZE:
             raise EntryTooLargeError(
-                f"entry {position} of the bundle is {size} bytes; bundles carry at most "
-                f"{MAX_ENTRY_SIZE}"
+                f"entry {position} of the bundle is {size} bytes; bundles carry at most {MAX_ENTRY_SIZE}"
             )
         append(size.to_bytes(2, "big"))
         append(entry)
@@ -134,9 +133,7 @@ def decode_entry_bundle(data: bytes) -> list[bytes]:
     while offset < total:
         start = offset + 2
         if start > total:
-            raise MalformedTileError(
-                f"bundle is truncated inside the length of entry {len(out)}", len(out)
-            )
+            raise MalformedTileError(f"bundle is truncated inside the length of entry {len(out)}", len(out))
         end = start + ((data[offset] << 8) | data[offset + 1])
         if end > total:
             raise MalformedTileError(
@@ -205,8 +202,7 @@ def read_tile_hashes(directory: Path, level: int, index: int, width: int) -> byt
             ) from None
     if len(data) != width * HASH_SIZE:
         raise MalformedTileError(
-            f"{tile_path(level, index, width)} is {len(data)} bytes, expected "
-            f"{width * HASH_SIZE}"
+            f"{tile_path(level, index, width)} is {len(data)} bytes, expected {width * HASH_SIZE}"
         )
     return data
 
@@ -376,6 +372,46 @@ def _existing_size(directory: Path) -> int:
         raise ExportError(f"existing {directory / 'checkpoint'} is unreadable: {exc}") from None
 
 
+def _load_previous(directory: Path, old_size: int) -> tuple[list[list[bytes]], list[int], list[bytes]]:
+    """Read back the partial tiles of every level and the partial bundle of size ``old_size``."""
+    pending: list[list[bytes]] = []
+    next_index: list[int] = []
+    try:
+        for level in range(_level_count(old_size)):
+            width = (old_size >> (TILE_HEIGHT * level)) % TILE_WIDTH
+            index = old_size >> (TILE_HEIGHT * (level + 1))
+            data = read_tile_hashes(directory, level, index, width) if width else b""
+            pending.append(_split_hashes(data))
+            next_index.append(index)
+        carried = old_size % TILE_WIDTH
+        bundle = _read_bundle(directory, old_size // TILE_WIDTH, carried) if carried else []
+    except MalformedTileError as exc:
+        raise ExportError(f"previous export in {directory} is damaged: {exc}") from None
+    if len(bundle) != carried or (carried and leaf_hashes(bundle) != pending[0]):
+        raise ExportError(
+            f"previous export in {directory} is damaged: its last entry bundle does not match "
+            f"its level-0 tile"
+        )
+    return pending, next_index, bundle
+
+
+def _write_tail(
+    writer: _Writer, stack: _TileStack, bundle_index: int, bundle: list[bytes], *, changed: bool
+) -> None:
+    """Write the partial bundle and the partial tiles that are new for this tree size."""
+    directory = writer.directory
+    if bundle:
+        relative = entries_path(bundle_index, len(bundle))
+        if changed or not (directory / relative).exists():
+            writer.write(relative, encode_entry_bundle(bundle))
+    for level, hashes in enumerate(stack.pending):
+        if not hashes:
+            continue
+        relative = tile_path(level, stack.next_index[level], len(hashes))
+        if stack.dirty[level] or not (directory / relative).exists():
+            writer.write(relative, b"".join(hashes))
+
+
 def write_export(
     directory: Path,
     checkpoint_note: str,
@@ -430,31 +466,11 @@ def write_export(
     old_size = _existing_size(directory)
     if old_size > new_size:
         raise ExportError(
-            f"{directory} already holds a log of size {old_size}; refusing to roll back to "
-            f"{new_size}"
+            f"{directory} already holds a log of size {old_size}; refusing to roll back to {new_size}"
         )
 
     writer = _Writer(directory)
-    pending: list[list[bytes]] = []
-    next_index: list[int] = []
-    try:
-        for level in range(_level_count(old_size)):
-            width = (old_size >> (TILE_HEIGHT * level)) % TILE_WIDTH
-            index = old_size >> (TILE_HEIGHT * (level + 1))
-            data = read_tile_hashes(directory, level, index, width) if width else b""
-            pending.append(_split_hashes(data))
-            next_index.append(index)
-        carried = old_size % TILE_WIDTH
-        bundle: list[bytes] = (
-            _read_bundle(directory, old_size // TILE_WIDTH, carried) if carried else []
-        )
-    except MalformedTileError as exc:
-        raise ExportError(f"previous export in {directory} is damaged: {exc}") from None
-    if len(bundle) != carried or (carried and leaf_hashes(bundle) != pending[0]):
-        raise ExportError(
-            f"previous export in {directory} is damaged: its last entry bundle does not match "
-            f"its level-0 tile"
-        )
+    pending, next_index, bundle = _load_previous(directory, old_size)
 
     def write_full_tile(level: int, index: int, hashes: list[bytes]) -> None:
         writer.write(tile_path(level, index), b"".join(hashes))
@@ -467,8 +483,7 @@ def write_export(
         chunk = read(start, end)
         if len(chunk) != end - start:
             raise ExportError(
-                f"read_entries({start}, {end}) returned {len(chunk)} entries, expected "
-                f"{end - start}"
+                f"read_entries({start}, {end}) returned {len(chunk)} entries, expected {end - start}"
             )
         bundle.extend(chunk)
         while len(bundle) >= TILE_WIDTH:
@@ -484,16 +499,7 @@ def write_export(
             f"the entries rebuild root {root.hex()} but the checkpoint of size {new_size} signs "
             f"{checkpoint.root_hash.hex()}"
         )
-    if bundle:
-        relative = entries_path(bundle_index, len(bundle))
-        if new_size != old_size or not (directory / relative).exists():
-            writer.write(relative, encode_entry_bundle(bundle))
-    for level, hashes in enumerate(stack.pending):
-        if not hashes:
-            continue
-        relative = tile_path(level, stack.next_index[level], len(hashes))
-        if stack.dirty[level] or not (directory / relative).exists():
-            writer.write(relative, b"".join(hashes))
+    _write_tail(writer, stack, bundle_index, bundle, changed=new_size != old_size)
     vkey_text = vkey.strip() + "\n"
     vkey_path = directory / "vkey"
     if not vkey_path.exists() or vkey_path.read_text(encoding="utf-8") != vkey_text:

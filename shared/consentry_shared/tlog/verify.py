@@ -114,71 +114,16 @@ def verify_export(
 
     def check_full_tile(level: int, index: int, hashes: list[bytes]) -> None:
         if level == 0:
-            return  # compared entry by entry below
-        path = tile_path(level, index)
-        try:
-            stored = read_tile_hashes(directory, level, index, TILE_WIDTH)
-        except MalformedTileError as exc:
-            first = index * TILE_WIDTH << (TILE_HEIGHT * level)
-            raise VerificationError("malformed", str(exc), first) from None
-        if b"".join(hashes) != stored:
-            _tile_mismatch(path, level, index, hashes, stored)
+            return  # compared entry by entry in _verify_bundle
+        first = index * TILE_WIDTH << (TILE_HEIGHT * level)
+        _compare_tile(directory, level, index, hashes, first)
 
     stack = _TileStack([], [], check_full_tile)
-    check = entry_check
-    bundles = (size + TILE_WIDTH - 1) // TILE_WIDTH
-    for bundle_index in range(bundles):
-        start = bundle_index * TILE_WIDTH
-        width = min(TILE_WIDTH, size - start)
-        bundle_path = entries_path(bundle_index, width)
-        try:
-            entries = _read_bundle(directory, bundle_index, width)
-        except MalformedTileError as exc:
-            position = exc.position or 0
-            raise VerificationError(
-                "malformed", f"{bundle_path}: {exc} (entry {start + position})", start + position
-            ) from None
-        if len(entries) != width:
-            bad = start + min(len(entries), width)
-            raise VerificationError(
-                "malformed",
-                f"{bundle_path} holds {len(entries)} entries, expected {width} (entry {bad})",
-                bad,
-            )
-        hashes = leaf_hashes(entries)
-        try:
-            stored = read_tile_hashes(directory, 0, bundle_index, width)
-        except MalformedTileError as exc:
-            raise VerificationError("malformed", str(exc), start) from None
-        if b"".join(hashes) != stored:
-            position = _first_difference(hashes, stored)
-            raise VerificationError(
-                "entry-mismatch",
-                f"entry {start + position} ({bundle_path}) hashes to "
-                f"{hashes[position].hex()} but {tile_path(0, bundle_index, width)} records "
-                f"{stored[position * HASH_SIZE : (position + 1) * HASH_SIZE].hex()}",
-                start + position,
-            )
-        if check is not None:
-            for position, entry in enumerate(entries):
-                problem = check(start + position, entry)
-                if problem is not None:
-                    raise VerificationError(
-                        "entry-invalid", f"entry {start + position}: {problem}", start + position
-                    )
-        stack.add(0, hashes)
-
+    for bundle_index in range((size + TILE_WIDTH - 1) // TILE_WIDTH):
+        stack.add(0, _verify_bundle(directory, bundle_index, size, entry_check))
     for level in range(1, len(stack.pending)):
-        hashes = stack.pending[level]
-        if not hashes:
-            continue
-        index = stack.next_index[level]
-        try:
-            stored = read_tile_hashes(directory, level, index, len(hashes))
-        except MalformedTileError as exc:
-            raise VerificationError("malformed", str(exc)) from None
-        if b"".join(hashes) != stored:
-            _tile_mismatch(tile_path(level, index, len(hashes)), level, index, hashes, stored)
+        if stack.pending[level]:
+            _compare_tile(directory, level, stack.next_index[level], stack.pending[level], None)
 
     root = stack.root()
     if root != checkpoint.root_hash:
@@ -187,10 +132,8 @@ def verify_export(
             f"the {size} entries rebuild root {root.hex()} but the checkpoint signs "
             f"{checkpoint.root_hash.hex()}",
         )
-
     if since is not None:
         _check_since(directory, verifier, checkpoint, since)
-
     return VerifyReport(
         size=size,
         root_hash=root,
@@ -200,9 +143,62 @@ def verify_export(
     )
 
 
-def _tile_mismatch(
-    path: str, level: int, index: int, computed: list[bytes], stored: bytes
+def _verify_bundle(
+    directory: Path, bundle_index: int, size: int, entry_check: EntryCheck | None
+) -> list[bytes]:
+    """Decode one bundle, compare its leaf hashes with its level-0 tile, run ``entry_check``."""
+    start = bundle_index * TILE_WIDTH
+    width = min(TILE_WIDTH, size - start)
+    bundle_path = entries_path(bundle_index, width)
+    try:
+        entries = _read_bundle(directory, bundle_index, width)
+    except MalformedTileError as exc:
+        bad = start + (exc.position or 0)
+        raise VerificationError("malformed", f"{bundle_path}: {exc} (entry {bad})", bad) from None
+    if len(entries) != width:
+        bad = start + min(len(entries), width)
+        raise VerificationError(
+            "malformed",
+            f"{bundle_path} holds {len(entries)} entries, expected {width} (entry {bad})",
+            bad,
+        )
+    hashes = leaf_hashes(entries)
+    try:
+        stored = read_tile_hashes(directory, 0, bundle_index, width)
+    except MalformedTileError as exc:
+        raise VerificationError("malformed", str(exc), start) from None
+    if b"".join(hashes) != stored:
+        position = _first_difference(hashes, stored)
+        raise VerificationError(
+            "entry-mismatch",
+            f"entry {start + position} ({bundle_path}) hashes to {hashes[position].hex()} but "
+            f"{tile_path(0, bundle_index, width)} records "
+            f"{stored[position * HASH_SIZE : (position + 1) * HASH_SIZE].hex()}",
+            start + position,
+        )
+    if entry_check is not None:
+        for position, entry in enumerate(entries):
+            problem = entry_check(start + position, entry)
+            if problem is not None:
+                raise VerificationError(
+                    "entry-invalid", f"entry {start + position}: {problem}", start + position
+                )
+    return hashes
+
+
+def _compare_tile(
+    directory: Path, level: int, index: int, computed: list[bytes], first_entry: int | None
 ) -> None:
+    """Compare a stored level >= 1 tile with the hashes rebuilt from the level below."""
+    try:
+        stored = read_tile_hashes(directory, level, index, len(computed))
+    except MalformedTileError as exc:
+        raise VerificationError("malformed", str(exc), first_entry) from None
+    if b"".join(computed) != stored:
+        _tile_mismatch(tile_path(level, index, len(computed)), level, index, computed, stored)
+
+
+def _tile_mismatch(path: str, level: int, index: int, computed: list[bytes], stored: bytes) -> None:
     position = _first_difference(computed, stored)
     span = 1 << (TILE_HEIGHT * level)
     first = (index * TILE_WIDTH + position) * span
@@ -224,8 +220,7 @@ def _check_since(directory: Path, verifier: Verifier, current: Checkpoint, since
     if saved.size > current.size:
         raise VerificationError(
             "rollback",
-            f"the log shrank: saved checkpoint has {saved.size} entries, this export "
-            f"{current.size}",
+            f"the log shrank: saved checkpoint has {saved.size} entries, this export {current.size}",
         )
     reader = TileHashReader(directory, current.size)
     try:
@@ -237,6 +232,5 @@ def _check_since(directory: Path, verifier: Verifier, current: Checkpoint, since
     except ProofError as exc:
         raise VerificationError(
             "inconsistent",
-            f"saved checkpoint (size {saved.size}) is not a prefix of this log "
-            f"(size {current.size}): {exc}",
+            f"saved checkpoint (size {saved.size}) is not a prefix of this log (size {current.size}): {exc}",
         ) from None
