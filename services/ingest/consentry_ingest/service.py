@@ -9,7 +9,6 @@ Re-submitting the same manifest yields the same event ids, so nothing is recorde
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -23,7 +22,10 @@ from opentelemetry import trace
 
 from consentry_ingest.domain import (
     LineError,
+    ManifestErrors,
+    ManifestFormat,
     ManifestParser,
+    ParsedLine,
     RawItem,
     detect_format,
     manifest_id_for,
@@ -136,11 +138,9 @@ class IngestService:
 
     async def _spool_and_validate(
         self, body: AsyncIterator[bytes], spool: Path, submission: Submission
-    ) -> tuple[str, ManifestHeader | None, int, str]:
-        digest = hashlib.sha256()
+    ) -> tuple[ManifestFormat, ManifestHeader | None, int, str]:
         parser: ManifestParser | None = None
-        errors: list[LineError] = []
-        total_errors = 0
+        errors = ManifestErrors(self._max_errors)
         items = 0
         size = 0
         with spool.open("wb") as out:
@@ -151,36 +151,24 @@ class IngestService:
                 if size > self._max_bytes:
                     raise ManifestTooLarge(f"manifest larger than {self._max_bytes} bytes")
                 out.write(chunk)
-                digest.update(chunk)
                 if parser is None:
-                    fmt = submission.format or detect_format(submission.filename, chunk[:4096])
-                    parser = ManifestParser(fmt)
-                for parsed in parser.feed(chunk):
-                    if isinstance(parsed, RawItem):
-                        items += 1
-                    else:
-                        total_errors += 1
-                        if len(errors) < self._max_errors:
-                            errors.append(parsed)
+                    parser = ManifestParser(
+                        detect_format(submission.filename, chunk[:4096], override=submission.format)
+                    )
+                items += _tally(parser.feed(chunk), errors)
         if parser is None:
             raise ManifestRejected([LineError(line=1, field=None, message="the manifest is empty")], 1)
-        for parsed in parser.close():
-            if isinstance(parsed, RawItem):
-                items += 1
-            else:
-                total_errors += 1
-                if len(errors) < self._max_errors:
-                    errors.append(parsed)
-        if errors:
-            raise ManifestRejected(errors, total_errors)
+        items += _tally(parser.close(), errors)
+        if errors.rejected:
+            raise ManifestRejected(list(errors.shown), errors.total)
         if items == 0:
             raise ManifestRejected([LineError(line=1, field=None, message="no items in the manifest")], 1)
-        return parser.format, parser.header, items, digest.hexdigest()
+        return parser.format, parser.header, items, parser.content_sha256
 
     async def _publish(
         self,
         spool: Path,
-        fmt: str,
+        fmt: ManifestFormat,
         manifest_id: str,
         platform: str,
         purpose: Purpose,
@@ -210,7 +198,18 @@ class IngestService:
         await self._publisher.publish(topic, batch)
 
 
-def _read_items(spool: Path, fmt: str) -> Iterator[RawItem]:
+def _tally(parsed: list[ParsedLine], errors: ManifestErrors) -> int:
+    """Count the items of ``parsed`` and record its errors."""
+    items = 0
+    for line in parsed:
+        if isinstance(line, RawItem):
+            items += 1
+        else:
+            errors.add(line)
+    return items
+
+
+def _read_items(spool: Path, fmt: ManifestFormat) -> Iterator[RawItem]:
     parser = ManifestParser(fmt)
     with spool.open("rb") as source:
         while chunk := source.read(_READ_CHUNK):

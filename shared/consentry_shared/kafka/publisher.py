@@ -33,7 +33,7 @@ class OutRecord:
 
 def partition_for(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner picks for ``key`` (murmur2, positive, modulo)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class KeyedBatchPublisher:

@@ -11,6 +11,7 @@ from consentry_shared.db import create_engine, is_sqlite
 from sqlalchemy import BigInteger, Column, LargeBinary, Text, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Field, SQLModel
 
@@ -111,6 +112,13 @@ class SqlLedgerStore(LedgerStore):
         return found
 
     async def append(self, plan: AppendPlan, *, base_size: int) -> None:
+        try:
+            await self._append(plan, base_size)
+        except IntegrityError as error:
+            # Another writer took these indexes or event ids first: same remedy as a stale size.
+            raise AppendConflict(f"concurrent append: {error.orig}") from None
+
+    async def _append(self, plan: AppendPlan, base_size: int) -> None:
         async with self._engine.begin() as conn:
             current = (
                 await conn.execute(select(func.coalesce(func.max(_checkpoint.c.size), 0)))

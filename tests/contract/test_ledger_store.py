@@ -1,0 +1,99 @@
+"""The ledger store contract, run against every adapter: SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from consentry_ledger.adapters.sql import SqlLedgerStore
+from consentry_ledger.adapters.store import AppendConflict, LedgerStore
+from consentry_ledger.domain import PositionedDecision, sequence_batch
+from consentry_shared.contracts.v1 import DecisionEvent
+from consentry_shared.tlog import CompactRange, Signer
+
+SIGNER = Signer.generate("contract.example/ledger")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LedgerStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        url = request.getfixturevalue("fresh_database_url")
+    adapter = SqlLedgerStore.from_url(url)
+    await adapter.initialise()
+    yield adapter
+    await adapter.close()
+
+
+def batch(start: int, count: int, manifest: str = "m-1", partition: int = 0) -> list[PositionedDecision]:
+    return [
+        PositionedDecision(
+            DecisionEvent(
+                event_id=f"ev-{n}", item_event_id=f"it-{n}", manifest_id=manifest, item_id=f"i-{n}",
+                platform="p", purpose="ai-training", url=f"https://x.example/{n}", verdict="consent",
+                reasons=["licence:MIT"], evidence=[], policy_version="p/1", registry_version=1,
+                decided_at=datetime(2026, 1, 1, tzinfo=UTC),
+            ),
+            "decisions.v1", partition, n,
+        )
+        for n in range(start, start + count)
+    ]
+
+
+async def append(store: LedgerStore, decisions: list[PositionedDecision], tree: CompactRange) -> CompactRange:
+    known = await store.known_event_ids([d.decision.event_id for d in decisions])
+    plan = sequence_batch(decisions, tree=tree, known_event_ids=known, origin="o", signer=SIGNER)
+    await store.append(plan, base_size=tree.size)
+    return plan.tree
+
+
+async def test_append_then_read_back(store: LedgerStore) -> None:
+    assert await store.latest_checkpoint() is None
+    tree = await append(store, batch(0, 3), CompactRange())
+    tree = await append(store, batch(3, 2, manifest="m-2", partition=1), tree)
+    latest = await store.latest_checkpoint()
+    assert latest is not None and latest.size == 5
+    assert CompactRange.from_bytes(latest.tree).root() == tree.root()
+    leaves = await store.leaves(0, 10)
+    assert len(leaves) == 5 and b'"index":4' in leaves[4]
+    assert [e.index for e in await store.manifest_entries("m-2")] == [3, 4]
+    assert await store.manifest_count("m-1") == 3
+    assert await store.offsets() == {("decisions.v1", 0): 2, ("decisions.v1", 1): 4}
+
+
+async def test_known_event_ids_makes_redelivery_a_no_op(store: LedgerStore) -> None:
+    tree = await append(store, batch(0, 3), CompactRange())
+    assert await store.known_event_ids(["ev-1", "ev-9"]) == {"ev-1"}
+    tree = await append(store, batch(1, 4), tree)
+    assert tree.size == 5
+    assert len(await store.leaves(0, 100)) == 5
+
+
+async def test_append_on_a_stale_size_is_refused_and_writes_nothing(store: LedgerStore) -> None:
+    tree = await append(store, batch(0, 2), CompactRange())
+    stale = sequence_batch(batch(2, 1), tree=CompactRange(), known_event_ids=set(), origin="o", signer=SIGNER)
+    with pytest.raises(AppendConflict):
+        await store.append(stale, base_size=0)
+    assert len(await store.leaves(0, 100)) == tree.size == 2
+
+
+async def test_concurrent_writers_cannot_both_win(store: LedgerStore) -> None:
+    tree = await append(store, batch(0, 1), CompactRange())
+    plans = [
+        sequence_batch(batch(10 * k, 2), tree=tree, known_event_ids=set(), origin="o", signer=SIGNER) for k in (1, 2)
+    ]
+    results = await asyncio.gather(*(store.append(p, base_size=tree.size) for p in plans), return_exceptions=True)
+    assert sum(1 for r in results if r is None) == 1
+    assert [type(r) for r in results if r is not None] == [AppendConflict]
+    assert len(await store.leaves(0, 100)) == 3
+
+
+async def test_the_outbox_mark_moves_forward(store: LedgerStore) -> None:
+    assert await store.published_size() == 0
+    await store.mark_published(7)
+    assert await store.published_size() == 7
