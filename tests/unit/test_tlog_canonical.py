@@ -109,6 +109,14 @@ def test_rejects_values_without_a_canonical_form(value: object) -> None:
     assert isinstance(caught.value, TlogError)
 
 
+def test_rejects_absurd_nesting() -> None:
+    deep: list[object] = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(CanonicalizationError):
+        canonical_json(deep)
+
+
 def test_rejects_cycles() -> None:
     cyclic: list[object] = []
     cyclic.append(cyclic)

@@ -191,6 +191,7 @@ def test_multiple_signers_and_partial_trust() -> None:
         "text\n\n— PeterNeumann AAAA\n",  # shorter than key ID + 1
         "text\n\n— \n",
         "te\x00xt\n\n" + PETER_LINE,
+        "lone \ud800 surrogate\n\n" + PETER_LINE,
         "text\n\n" + PETER_LINE * 101,
     ],
 )
@@ -207,6 +208,8 @@ def test_sign_note_validates_text() -> None:
         sign_note("tab\tinside\n", [signer])
     with pytest.raises(MalformedNoteError):
         sign_note("fine\n", [])
+    with pytest.raises(MalformedNoteError):
+        sign_note("lone \udc00\n", [signer])
 
 
 def test_checkpoint_text_round_trip() -> None:

@@ -56,7 +56,11 @@ def canonical_json(value: object) -> bytes:
         raise CanonicalizationError(f"value has no canonical JSON form: {exc}") from None
     # json.dumps silently accepts things JCS forbids (int keys, huge ints) and writes floats
     # its own way; one pass over the (now known to be acyclic) value decides.
-    if _needs_exact_path(value):
+    try:
+        exact = _scan(value)
+    except RecursionError:
+        raise CanonicalizationError("value is nested too deeply") from None
+    if exact:
         text = _serialize(value)
     try:
         return text.encode("utf-8")
@@ -64,8 +68,44 @@ def canonical_json(value: object) -> bytes:
         raise CanonicalizationError("value contains a lone surrogate (invalid Unicode)") from None
 
 
-def _needs_exact_path(value: object) -> bool:
-    """Validate ``value`` for JCS; True when the json.dumps output cannot be used as is."""
+def _scan(value: object) -> bool:
+    """Validate ``value`` for JCS; True when the json.dumps output cannot be used as is.
+
+    The hot path: plain dicts, lists, strings, ints, bools and None are checked inline, so
+    only containers cost a call. Anything else goes to :func:`_scan_generic`.
+    """
+    exact = False
+    if type(value) is dict:
+        for key, item in value.items():
+            if type(key) is not str and not isinstance(key, str):
+                raise CanonicalizationError(f"object key {key!r} is not a string")
+            if not key.isascii() and key and max(key) > _BMP_MAX:
+                exact = True
+            if type(item) is str or type(item) is bool or item is None:
+                continue
+            if type(item) is int:
+                if -_MAX_SAFE <= item <= _MAX_SAFE:
+                    continue
+                raise CanonicalizationError(f"integer {item} is outside the JSON safe range")
+            if _scan(item):
+                exact = True
+        return exact
+    if type(value) is list or type(value) is tuple:
+        for item in value:
+            if type(item) is str or type(item) is bool or item is None:
+                continue
+            if type(item) is int:
+                if -_MAX_SAFE <= item <= _MAX_SAFE:
+                    continue
+                raise CanonicalizationError(f"integer {item} is outside the JSON safe range")
+            if _scan(item):
+                exact = True
+        return exact
+    return _scan_generic(value)
+
+
+def _scan_generic(value: object) -> bool:
+    """:func:`_scan` for every type, subclasses and floats included (iterative, slower)."""
     exact = False
     stack: list[object] = [value]
     pop = stack.pop

@@ -326,11 +326,20 @@ class SignedNote:
     verified_by: list[str] = field(default_factory=list)
 
 
+def _check_unicode(text: str) -> None:
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            raise MalformedNoteError("note is not valid Unicode (lone surrogate)") from None
+
+
 def _check_text(text: str) -> None:
     if not text.endswith("\n"):
         raise MalformedNoteError("note text must end with a newline")
     if _CONTROL.search(text) is not None:
         raise MalformedNoteError("note text contains a control character other than newline")
+    _check_unicode(text)
 
 
 def _parse_signature_line(line: str) -> NoteSignature:
@@ -351,6 +360,7 @@ def _parse_signature_line(line: str) -> NoteSignature:
 def _split_note(note: str) -> tuple[str, list[NoteSignature]]:
     if _CONTROL.search(note) is not None:
         raise MalformedNoteError("note contains a control character other than newline")
+    _check_unicode(note)
     cut = note.rfind("\n\n")
     if cut < 0:
         raise MalformedNoteError("note has no blank line before its signatures")
