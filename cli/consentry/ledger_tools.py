@@ -88,7 +88,7 @@ def verify_log(directory: Path, *, vkey: str | None, since: Path | None, save: P
     except ValueError as error:  # a malformed key
         raise VerifyUsageError(str(error)) from None
     if save is not None:
-        save.write_text((directory / "checkpoint").read_text(encoding="utf-8"), encoding="utf-8")
+        save.write_text(report.checkpoint_note, encoding="utf-8")  # exactly what was verified
     return VerifyResult(
         True,
         f"OK: {report.entries_checked} entries verified; size {report.size}, "
