@@ -9,6 +9,7 @@ Re-submitting the same manifest yields the same event ids, so nothing is recorde
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -119,10 +120,11 @@ class IngestService:
                     )
                 purpose = submission.purpose or (header.purpose if header else None)
                 purpose = purpose or Purpose.AI_TRAINING
-                manifest_id = manifest_id_for(platform, header.id if header else None, digest)
+                territory = submission.territory or (header.territory if header else None)
+                manifest_id = submission_manifest_id(platform, header, digest, purpose, territory)
                 span.set_attribute("consentry.manifest_id", manifest_id)
                 span.set_attribute("consentry.items", count)
-                await self._publish(spool, fmt, manifest_id, platform, purpose, header, submission)
+                await self._publish(spool, fmt, manifest_id, platform, purpose, header, territory)
                 return Accepted(
                     manifest_id=manifest_id,
                     items=count,
@@ -173,10 +175,9 @@ class IngestService:
         platform: str,
         purpose: Purpose,
         header: ManifestHeader | None,
-        submission: Submission,
+        territory: str | None,
     ) -> None:
         submitted_at = utc_now()
-        territory = submission.territory or (header.territory if header else None)
         commercial = header.commercial if header else True
         topic = self._topic(topics.ITEMS)
         batch: list[OutRecord] = []
@@ -196,6 +197,27 @@ class IngestService:
                 await self._publisher.publish(topic, batch)
                 batch = []
         await self._publisher.publish(topic, batch)
+
+
+def submission_manifest_id(
+    platform: str,
+    header: ManifestHeader | None,
+    content_sha256: str,
+    purpose: Purpose,
+    territory: str | None,
+) -> str:
+    """The manifest id of a submission: the same file, platform, purpose and territory always give
+    the same id (so a re-submission is recognised and records nothing twice); changing any of
+    them gives a new one (so a changed file under a declared id is never mistaken for the old).
+    A declared header ``id`` stays readable: ``<platform>:id:<id>@<12 hex of the submission>``.
+    """
+    commercial = header.commercial if header else True
+    key = hashlib.sha256(
+        f"{content_sha256}\n{purpose.value}\n{territory or ''}\n{commercial}".encode()
+    ).hexdigest()
+    declared = header.id if header else None
+    base = manifest_id_for(platform, declared, key)
+    return f"{base}@{key[:12]}" if declared else base
 
 
 def _tally(parsed: list[ParsedLine], errors: ManifestErrors) -> int:

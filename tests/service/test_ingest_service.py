@@ -1,0 +1,75 @@
+"""The ingest service on FastStream's in-memory test broker: uploads in, items.v1 events out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from faststream.kafka import TestKafkaBroker
+
+from consentry_ingest.app import build
+from consentry_ingest.service import ManifestRejected, MissingPlatform, Submission
+from consentry_ingest.settings import IngestSettings
+from consentry_shared.contracts.v1 import ItemEvent, Purpose
+
+MANIFEST = (
+    b'{"manifest": {"dataset": "d", "platform": "acme-ai", "purpose": "search"}}\n'
+    b'{"id": "a", "url": "https://x.example/a", "license": "MIT"}\n'
+    b'{"id": "b", "url": "HTTPS://X.example:443/b", "sha256": "' + b"A" * 64 + b'"}\n'
+)
+
+
+async def chunks(data: bytes, size: int = 7) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+@pytest.fixture
+async def ingest(tmp_path: Path) -> AsyncIterator[tuple[object, list[ItemEvent]]]:
+    components = build(IngestSettings(data_dir=tmp_path, telemetry=False))
+    published: list[ItemEvent] = []
+
+    @components.broker.subscriber("items.v1")
+    async def collect(body: dict) -> None:
+        published.append(ItemEvent.model_validate(body))
+
+    async with TestKafkaBroker(components.broker):
+        yield components.service, published
+
+
+async def test_a_manifest_becomes_one_normalised_event_per_item(ingest: tuple) -> None:
+    service, published = ingest
+    accepted = await service.submit(chunks(MANIFEST), Submission(filename="m.jsonl"))
+    assert accepted.items == 2 and accepted.platform == "acme-ai" and accepted.purpose == Purpose.SEARCH
+    assert [e.item_id for e in published] == ["a", "b"]
+    assert str(published[1].url) == "https://x.example/b"
+    assert published[1].sha256 == "a" * 64
+    assert {e.manifest_id for e in published} == {accepted.manifest_id}
+    assert [e.line for e in published] == [2, 3]
+
+
+async def test_resubmitting_repeats_the_same_ids_and_a_new_purpose_is_a_new_manifest(ingest: tuple) -> None:
+    service, published = ingest
+    first = await service.submit(chunks(MANIFEST), Submission())
+    again = await service.submit(chunks(MANIFEST, 1000), Submission())
+    other = await service.submit(chunks(MANIFEST), Submission(purpose=Purpose.AI_TRAINING))
+    assert first.manifest_id == again.manifest_id != other.manifest_id
+    ids = [e.event_id for e in published]
+    assert ids[0:2] == ids[2:4]
+    assert not set(ids[4:]) & set(ids[:2])
+
+
+async def test_one_bad_line_rejects_the_whole_manifest_and_publishes_nothing(ingest: tuple) -> None:
+    service, published = ingest
+    bad = MANIFEST + b'{"id": "c", "url": "ftp://x.example/c"}\n{"id": "a", "url": "https://x.example/a2"}\n'
+    with pytest.raises(ManifestRejected) as rejected:
+        await service.submit(chunks(bad), Submission())
+    assert [(e.line, e.field) for e in rejected.value.errors] == [(4, "url"), (5, "id")]
+    assert published == []
+
+
+async def test_a_platform_is_required(ingest: tuple) -> None:
+    service, _ = ingest
+    with pytest.raises(MissingPlatform):
+        await service.submit(chunks(b'{"id": "a", "url": "https://x.example/a"}\n'), Submission())
