@@ -17,6 +17,8 @@ record id, so callers get the same order for the same snapshot whatever order it
 
 from __future__ import annotations
 
+import re
+
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
@@ -32,6 +34,7 @@ __all__ = ["RegistryView", "normalise_url"]
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 # Characters left alone when percent-encoding a path: the reserved set, "%" and "~".
 _PATH_SAFE = "!#$%&'()*+,/:;=?@[]~"
+_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 
 
 def _normalise_host(host: str) -> str:
@@ -75,6 +78,9 @@ def normalise_url(url: str) -> str:
         tail = "/" + tail
     if not tail.isascii() or " " in tail:
         tail = quote(tail, safe=_PATH_SAFE)
+    if "%" in tail:
+        # Ingest spells escapes in upper case (WHATWG); a registry prefix typed as %2f must match.
+        tail = _ESCAPE.sub(lambda m: m.group().upper(), tail)
     return f"{scheme}://{netloc}{tail}"
 
 
