@@ -8,23 +8,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from consentry_ledger.adapters.sql import SqlLedgerStore
+from consentry_ledger.adapters.sql import WRITER_ROLE, SqlLedgerStore
 from consentry_ledger.adapters.store import AppendConflict, LedgerStore
 from consentry_ledger.domain import PositionedDecision, sequence_batch
 from consentry_shared.contracts.v1 import DecisionEvent
+from consentry_shared.db import create_engine
 from consentry_shared.tlog import CompactRange, Signer
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 SIGNER = Signer.generate("contract.example/ledger")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LedgerStore]:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    # A sync fixture: pytest-asyncio cannot set up the async ``fresh_database_url`` on demand
+    # from inside another async fixture.
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        url = request.getfixturevalue("fresh_database_url")
-    adapter = SqlLedgerStore.from_url(url)
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return str(request.getfixturevalue("fresh_database_url"))
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[SqlLedgerStore]:
+    adapter = SqlLedgerStore.from_url(store_url)
     await adapter.initialise()
     yield adapter
     await adapter.close()
@@ -34,12 +42,23 @@ def batch(start: int, count: int, manifest: str = "m-1", partition: int = 0) -> 
     return [
         PositionedDecision(
             DecisionEvent(
-                event_id=f"ev-{n}", item_event_id=f"it-{n}", manifest_id=manifest, item_id=f"i-{n}",
-                platform="p", purpose="ai-training", url=f"https://x.example/{n}", verdict="consent",
-                reasons=["licence:MIT"], evidence=[], policy_version="p/1", registry_version=1,
+                event_id=f"ev-{n}",
+                item_event_id=f"it-{n}",
+                manifest_id=manifest,
+                item_id=f"i-{n}",
+                platform="p",
+                purpose="ai-training",
+                url=f"https://x.example/{n}",
+                verdict="consent",
+                reasons=["licence:MIT"],
+                evidence=[],
+                policy_version="p/1",
+                registry_version=1,
                 decided_at=datetime(2026, 1, 1, tzinfo=UTC),
             ),
-            "decisions.v1", partition, n,
+            "decisions.v1",
+            partition,
+            n,
         )
         for n in range(start, start + count)
     ]
@@ -57,10 +76,12 @@ async def test_append_then_read_back(store: LedgerStore) -> None:
     tree = await append(store, batch(0, 3), CompactRange())
     tree = await append(store, batch(3, 2, manifest="m-2", partition=1), tree)
     latest = await store.latest_checkpoint()
-    assert latest is not None and latest.size == 5
+    assert latest is not None
+    assert latest.size == 5
     assert CompactRange.from_bytes(latest.tree).root() == tree.root()
     leaves = await store.leaves(0, 10)
-    assert len(leaves) == 5 and b'"index":4' in leaves[4]
+    assert len(leaves) == 5
+    assert b'"index":4' in leaves[4]
     assert [e.index for e in await store.manifest_entries("m-2")] == [3, 4]
     assert await store.manifest_count("m-1") == 3
     assert await store.offsets() == {("decisions.v1", 0): 2, ("decisions.v1", 1): 4}
@@ -85,9 +106,12 @@ async def test_append_on_a_stale_size_is_refused_and_writes_nothing(store: Ledge
 async def test_concurrent_writers_cannot_both_win(store: LedgerStore) -> None:
     tree = await append(store, batch(0, 1), CompactRange())
     plans = [
-        sequence_batch(batch(10 * k, 2), tree=tree, known_event_ids=set(), origin="o", signer=SIGNER) for k in (1, 2)
+        sequence_batch(batch(10 * k, 2), tree=tree, known_event_ids=set(), origin="o", signer=SIGNER)
+        for k in (1, 2)
     ]
-    results = await asyncio.gather(*(store.append(p, base_size=tree.size) for p in plans), return_exceptions=True)
+    results = await asyncio.gather(
+        *(store.append(p, base_size=tree.size) for p in plans), return_exceptions=True
+    )
     assert sum(1 for r in results if r is None) == 1
     assert [type(r) for r in results if r is not None] == [AppendConflict]
     assert len(await store.leaves(0, 100)) == 3
@@ -97,3 +121,78 @@ async def test_the_outbox_mark_moves_forward(store: LedgerStore) -> None:
     assert await store.published_size() == 0
     await store.mark_published(7)
     assert await store.published_size() == 7
+
+
+# --- append-only ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def raw(store_url: str) -> AsyncIterator[AsyncEngine]:
+    """A second connection to the same database, as someone with direct database access."""
+    engine = create_engine(store_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE ledger_entry SET verdict = 'consent' WHERE idx = 1",
+        "UPDATE ledger_entry SET leaf = leaf",
+        "DELETE FROM ledger_entry WHERE idx = 2",
+        "DELETE FROM ledger_entry",
+        "UPDATE ledger_checkpoint SET note = 'forged'",
+        "DELETE FROM ledger_checkpoint",
+    ],
+)
+async def test_updates_and_deletes_of_the_log_are_refused(
+    store: SqlLedgerStore, raw: AsyncEngine, statement: str
+) -> None:
+    tree = await append(store, batch(0, 3), CompactRange())
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with raw.begin() as conn:
+            await conn.execute(text(statement))
+    assert len(await store.leaves(0, 100)) == 3
+    latest = await store.latest_checkpoint()
+    assert latest is not None
+    assert CompactRange.from_bytes(latest.tree).root() == tree.root()
+    # Appending still works after a refused change.
+    assert (await append(store, batch(3, 1), tree)).size == 4
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+async def test_postgresql_refuses_truncate_and_appends_as_a_role_without_update_or_delete(
+    store: SqlLedgerStore, raw: AsyncEngine
+) -> None:
+    await append(store, batch(0, 2), CompactRange())
+    for table in ("ledger_entry", "ledger_checkpoint"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with raw.begin() as conn:
+                await conn.execute(text(f"TRUNCATE {table} CASCADE"))
+    assert store.writer_role == WRITER_ROLE
+    async with raw.connect() as conn:
+        for table in ("ledger_entry", "ledger_checkpoint"):
+            granted = {
+                privilege: (
+                    await conn.execute(
+                        text("SELECT has_table_privilege(:role, :table, :privilege)"),
+                        {"role": WRITER_ROLE, "table": table, "privilege": privilege},
+                    )
+                ).scalar_one()
+                for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
+            }
+            assert granted == {
+                "SELECT": True,
+                "INSERT": True,
+                "UPDATE": False,
+                "DELETE": False,
+                "TRUNCATE": False,
+            }, table
+    # Even with the triggers gone (an owner could drop them), the writer role may not rewrite.
+    async with raw.begin() as conn:
+        await conn.execute(text("ALTER TABLE ledger_entry DISABLE TRIGGER ALL"))
+    async with raw.connect() as conn:
+        await conn.execute(text(f"SET ROLE {WRITER_ROLE}"))
+        with pytest.raises(DBAPIError, match="permission denied"):
+            await conn.execute(text("UPDATE ledger_entry SET verdict = 'consent'"))

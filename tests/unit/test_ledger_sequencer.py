@@ -47,8 +47,11 @@ def positioned(n: int, offset: int | None = None, partition: int = 0) -> Positio
 
 def test_a_batch_gets_consecutive_indexes_and_a_signed_checkpoint_of_the_new_root() -> None:
     plan = sequence_batch(
-        [positioned(n) for n in range(5)], tree=CompactRange(), known_event_ids=set(),
-        origin="test.example/ledger", signer=SIGNER,
+        [positioned(n) for n in range(5)],
+        tree=CompactRange(),
+        known_event_ids=set(),
+        origin="test.example/ledger",
+        signer=SIGNER,
     )
     assert [e.index for e in plan.entries] == [0, 1, 2, 3, 4]
     assert plan.tree.root() == root_from_leaf_hashes([leaf_hash(e.leaf) for e in plan.entries])
@@ -61,12 +64,18 @@ def test_a_batch_gets_consecutive_indexes_and_a_signed_checkpoint_of_the_new_roo
 
 def test_each_event_id_is_logged_once_whatever_the_redeliveries() -> None:
     first = sequence_batch(
-        [positioned(0), positioned(1)], tree=CompactRange(), known_event_ids=set(),
-        origin="o", signer=SIGNER,
+        [positioned(0), positioned(1)],
+        tree=CompactRange(),
+        known_event_ids=set(),
+        origin="o",
+        signer=SIGNER,
     )
     again = sequence_batch(
         [positioned(1, offset=7), positioned(2, offset=8), positioned(2, offset=9)],
-        tree=first.tree, known_event_ids={"ev-0", "ev-1"}, origin="o", signer=SIGNER,
+        tree=first.tree,
+        known_event_ids={"ev-0", "ev-1"},
+        origin="o",
+        signer=SIGNER,
     )
     assert [(e.index, e.event_id) for e in again.entries] == [(2, "ev-2")]
     assert again.tree.size == 3
@@ -74,18 +83,27 @@ def test_each_event_id_is_logged_once_whatever_the_redeliveries() -> None:
 
 
 def test_nothing_new_means_no_checkpoint() -> None:
-    plan = sequence_batch([positioned(0)], tree=CompactRange(), known_event_ids={"ev-0"}, origin="o", signer=SIGNER)
-    assert plan.entries == [] and plan.checkpoint_note is None
+    plan = sequence_batch(
+        [positioned(0)], tree=CompactRange(), known_event_ids={"ev-0"}, origin="o", signer=SIGNER
+    )
+    assert plan.entries == []
+    assert plan.checkpoint_note is None
 
 
 def test_the_leaf_is_canonical_json_of_the_entry_with_its_source_position() -> None:
-    plan = sequence_batch([positioned(4, offset=42, partition=3)], tree=CompactRange(), known_event_ids=set(),
-                          origin="o", signer=SIGNER)
+    plan = sequence_batch(
+        [positioned(4, offset=42, partition=3)],
+        tree=CompactRange(),
+        known_event_ids=set(),
+        origin="o",
+        signer=SIGNER,
+    )
     leaf = plan.entries[0].leaf
     assert canonical_json(json.loads(leaf)) == leaf
     entry = LedgerEntry.model_validate_json(leaf)
     assert (entry.index, entry.topic, entry.partition, entry.offset) == (0, "decisions.v1", 3, 42)
-    assert entry.event_id == "ev-4" and entry.reasons == ["no-licence"]
+    assert entry.event_id == "ev-4"
+    assert entry.reasons == ["no-licence"]
     assert entry_leaf(entry) == leaf
 
 
@@ -93,6 +111,8 @@ def test_an_entry_too_large_for_a_tile_bundle_is_set_aside() -> None:
     huge = PositionedDecision(
         decision(1, evidence=[Evidence(signal="s", value="x" * 4000)] * 20), "decisions.v1", 0, 1
     )
-    plan = sequence_batch([positioned(0), huge], tree=CompactRange(), known_event_ids=set(), origin="o", signer=SIGNER)
+    plan = sequence_batch(
+        [positioned(0), huge], tree=CompactRange(), known_event_ids=set(), origin="o", signer=SIGNER
+    )
     assert [e.event_id for e in plan.entries] == ["ev-0"]
     assert plan.too_large == [huge]

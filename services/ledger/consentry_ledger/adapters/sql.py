@@ -1,18 +1,36 @@
-"""The ledger store on SQLite or PostgreSQL (SQLModel tables, SQLAlchemy Core for bulk writes)."""
+"""The ledger store on SQLite or PostgreSQL (SQLModel tables, SQLAlchemy Core for bulk writes).
+
+Append-only enforcement (what :meth:`SqlLedgerStore.initialise` installs):
+
+- Both back-ends: triggers on ``ledger_entry`` and ``ledger_checkpoint`` that reject every
+  ``UPDATE`` and ``DELETE`` (PostgreSQL: and ``TRUNCATE``), whoever issues it.
+- PostgreSQL: a ``consentry_ledger_writer`` role (``NOLOGIN``) with ``SELECT`` and ``INSERT`` on the
+  log tables and nothing else; every append runs under ``SET LOCAL ROLE`` to it, so even a bug
+  that bypasses the triggers' intent cannot rewrite a row. The role is created when the
+  connecting user may (superuser or ``CREATEROLE``); a DBA can also create it and grant it to the
+  service's user beforehand. When the role can neither be created nor assumed, the store logs a
+  warning and appends as the connecting user (normally the tables' owner): the triggers still
+  refuse changes, but an owner could drop them.
+
+None of this stops a superuser or the owner from rewriting history (``ALTER TABLE ... DISABLE
+TRIGGER``, ``DROP TABLE``). That is why tamper evidence rests on the signed checkpoints that
+auditors keep, not on the database: ``consentry ledger verify`` finds any rewrite.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from consentry_shared.contracts.v1 import utc_now
 from consentry_shared.db import create_engine, is_sqlite
-from sqlalchemy import BigInteger, Column, LargeBinary, Text, func, select
+from sqlalchemy import BigInteger, Column, LargeBinary, Text, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import Field, SQLModel
 
 from consentry_ledger.adapters.store import (
@@ -23,7 +41,15 @@ from consentry_ledger.adapters.store import (
 )
 from consentry_ledger.domain import AppendPlan
 
+log = logging.getLogger(__name__)
+
 _metadata = SQLModel.metadata.__class__()
+
+WRITER_ROLE = "consentry_ledger_writer"
+"""The PostgreSQL role appends run as: SELECT and INSERT on the log, no UPDATE/DELETE/TRUNCATE."""
+
+APPEND_ONLY_TABLES = ("ledger_entry", "ledger_checkpoint")
+"""Tables whose rows are never changed once written."""
 
 
 class _LedgerTable(SQLModel):
@@ -76,20 +102,129 @@ _PUBLISHED = "published_size"
 _IN_CHUNK = 900
 
 
-class SqlLedgerStore(LedgerStore):
-    """:class:`LedgerStore` over an async SQLAlchemy engine (aiosqlite or asyncpg)."""
+def _sqlite_guards() -> list[str]:
+    statements = []
+    for table in APPEND_ONLY_TABLES:
+        for operation in ("UPDATE", "DELETE"):
+            statements.append(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {operation} refused'); END"
+            )
+    return statements
 
-    def __init__(self, engine: AsyncEngine) -> None:
+
+_PG_REJECT_FUNCTION = """
+CREATE OR REPLACE FUNCTION consentry_ledger_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$
+"""
+
+
+def _pg_trigger(table: str, name: str, events: str, level: str) -> str:
+    # Identifiers come from the constants above, never from input.
+    return f"""
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_trigger WHERE tgname = '{name}' AND tgrelid = '{table}'::regclass
+    ) THEN
+        CREATE TRIGGER {name} BEFORE {events} ON {table} FOR EACH {level}
+            EXECUTE FUNCTION consentry_ledger_reject_change();
+    END IF;
+END
+$$
+"""  # noqa: S608
+
+
+def _pg_guards() -> list[str]:
+    statements = [_PG_REJECT_FUNCTION]
+    for table in APPEND_ONLY_TABLES:
+        statements.append(_pg_trigger(table, f"{table}_append_only", "UPDATE OR DELETE", "ROW"))
+        statements.append(_pg_trigger(table, f"{table}_no_truncate", "TRUNCATE", "STATEMENT"))
+    return statements
+
+
+class SqlLedgerStore(LedgerStore):
+    """:class:`LedgerStore` over an async SQLAlchemy engine (aiosqlite or asyncpg).
+
+    See the module docstring for how the log tables are kept append-only.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, writer_role: str = WRITER_ROLE) -> None:
         self._engine = engine
         self._sqlite = is_sqlite(engine)
+        self._wanted_role = writer_role
+        self._writer_role: str | None = None
 
     @classmethod
     def from_url(cls, url: str) -> SqlLedgerStore:
         return cls(create_engine(url))
 
+    @property
+    def writer_role(self) -> str | None:
+        """The PostgreSQL role appends run as, or ``None`` (SQLite, or the role is unavailable)."""
+        return self._writer_role
+
     async def initialise(self) -> None:
+        """Create the tables, the append-only triggers and (PostgreSQL) the writer role."""
         async with self._engine.begin() as conn:
             await conn.run_sync(_metadata.create_all)
+            for statement in _sqlite_guards() if self._sqlite else _pg_guards():
+                await conn.execute(text(statement))
+        if not self._sqlite:
+            self._writer_role = await self._set_up_writer_role()
+
+    async def _set_up_writer_role(self) -> str | None:
+        """Create (if allowed) and grant the writer role; return it if this user can assume it."""
+        role = self._wanted_role
+        async with self._engine.connect() as conn:
+            exists = (
+                await conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role})
+            ).first()
+        if not exists:
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+            except DBAPIError as error:
+                # Another ledger created it first (fine), or this user may not create roles.
+                log.info("could not create role %s: %s", role, error.orig)
+        try:
+            async with self._engine.begin() as conn:
+                tables = ", ".join(APPEND_ONLY_TABLES)
+                await conn.execute(text(f'REVOKE ALL ON {tables} FROM "{role}"'))
+                await conn.execute(text(f'GRANT SELECT, INSERT ON {tables} TO "{role}"'))
+                await conn.execute(
+                    text(f'GRANT SELECT, INSERT, UPDATE ON ledger_offset, ledger_meta TO "{role}"')
+                )
+        except DBAPIError as error:
+            log.warning("cannot grant the ledger tables to role %s: %s", role, error.orig)
+        try:
+            async with self._engine.begin() as conn:
+                # Membership lets a non-superuser SET ROLE; a superuser needs none, and a user
+                # who may not grant it simply keeps going (the probe below decides).
+                await conn.execute(text(f'GRANT "{role}" TO CURRENT_USER'))
+        except DBAPIError:
+            pass
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(text(f'SET LOCAL ROLE "{role}"'))
+                await conn.execute(select(func.count()).select_from(_checkpoint))
+        except DBAPIError as error:
+            log.warning(
+                "appending as the connecting user, not as %s (%s): the append-only triggers still "
+                "refuse UPDATE/DELETE/TRUNCATE, but the tables' owner could drop them",
+                role,
+                error.orig,
+            )
+            return None
+        return role
+
+    async def _assume_writer_role(self, conn: AsyncConnection) -> None:
+        if self._writer_role is not None:
+            await conn.execute(text(f'SET LOCAL ROLE "{self._writer_role}"'))
 
     async def latest_checkpoint(self) -> StoredCheckpoint | None:
         async with self._engine.connect() as conn:
@@ -120,6 +255,7 @@ class SqlLedgerStore(LedgerStore):
 
     async def _append(self, plan: AppendPlan, base_size: int) -> None:
         async with self._engine.begin() as conn:
+            await self._assume_writer_role(conn)
             current = (
                 await conn.execute(select(func.coalesce(func.max(_checkpoint.c.size), 0)))
             ).scalar_one()
@@ -201,6 +337,7 @@ class SqlLedgerStore(LedgerStore):
     async def mark_published(self, size: int) -> None:
         insert: Any = (sqlite_insert if self._sqlite else pg_insert)(_meta)
         async with self._engine.begin() as conn:
+            await self._assume_writer_role(conn)
             await conn.execute(
                 insert.values(key=_PUBLISHED, value=size).on_conflict_do_update(
                     index_elements=["key"], set_={"value": insert.excluded.value}
