@@ -9,7 +9,8 @@ STATE  := deploy/local/.state
 MEMBERS := pyproject.toml uv.lock shared/pyproject.toml cli/pyproject.toml \
            services/ingest/pyproject.toml services/rights/pyproject.toml services/ledger/pyproject.toml
 
-.PHONY: help install run test test-unit lint infra-up infra-down kafka-up kafka-down pg-up pg-down bench clean
+.PHONY: help install run test test-unit lint infra-up infra-down infra-status infra-env kafka-up kafka-down \
+        kafka-fresh pg-up pg-down bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -35,21 +36,33 @@ lint: install ## ruff + mypy (strict)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared services/ingest services/rights services/ledger cli
 
-infra-up: kafka-up pg-up ## Start the local Apache Kafka (KRaft) and PostgreSQL
+infra-up: install ## Start Apache Kafka 4.1 (KRaft) + PostgreSQL 18 on this machine, no Docker; idempotent
+	$(INFRA) all start
 
-infra-down: kafka-down pg-down ## Stop them
+infra-down: ## Stop them
+	@if [ -x $(PY) ]; then $(INFRA) all stop; fi
+
+infra-status: install ## Are they running, and where
+	$(INFRA) all status
+
+infra-env: install ## Print their addresses: eval "$$(make -s infra-env)"
+	@$(INFRA) env
 
 kafka-up: install
 	$(INFRA) kafka start
 
 kafka-down:
-	@[ -x $(PY) ] && $(INFRA) kafka stop || true
+	@if [ -x $(PY) ]; then $(INFRA) kafka stop; fi
+
+kafka-fresh: install ## Restart Kafka on an empty data directory
+	$(INFRA) kafka stop
+	$(INFRA) kafka start --fresh
 
 pg-up: install
 	$(INFRA) postgres start
 
 pg-down:
-	@[ -x $(PY) ] && $(INFRA) postgres stop || true
+	@if [ -x $(PY) ]; then $(INFRA) postgres stop; fi
 
 bench: install ## Run the benchmarks (they print their numbers and a reference)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

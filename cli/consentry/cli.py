@@ -27,6 +27,7 @@ from consentry.client import (
     ServiceFailed,
     ServiceUnavailable,
 )
+from consentry.supervisor import Supervisor
 
 EXIT_VERIFY_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -84,7 +85,7 @@ def up(
     Uses the embedded broker unless KAFKA_BOOTSTRAP_SERVERS is set, and SQLite files in
     DATA_DIR unless DATABASE_URL is set.
     """
-    from consentry.supervisor import StartupFailed, Supervisor
+    from consentry.supervisor import StartupFailed
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -101,13 +102,18 @@ def up(
         err.print(f"Kafka at {bootstrap}")
     db = os.environ.get("DATABASE_URL")
     err.print(f"database: {'PostgreSQL/URL from DATABASE_URL' if db else f'SQLite in {data_dir}'}")
-    supervisor = Supervisor(data_dir, bootstrap, say=err.print)
+    extra_env = {}
+    if broker is not None:
+        # Tansu re-forms a consumer group only when a departed member's session expires.
+        extra_env["CONSENTRY_CONSUMER_SESSION_TIMEOUT_MS"] = "3000"
+    supervisor = Supervisor(data_dir, bootstrap, extra_env=extra_env, say=err.print)
     signal.signal(signal.SIGTERM, supervisor.request_stop)
     signal.signal(signal.SIGINT, supervisor.request_stop)
     try:
         supervisor.start_all()
         for service in supervisor.services:
             out.print(f"{service.name:>7}  {service.url}  (log: {service.log_path})", highlight=False)
+        _write_endpoints(data_dir, bootstrap, supervisor)
         if with_sample:
             _run_sample()
         err.print("[green]ready[/] — Ctrl-C stops everything")
@@ -121,6 +127,13 @@ def up(
         if broker is not None:
             broker.stop()
         err.print("stopped")
+
+
+def _write_endpoints(data_dir: Path, bootstrap: str, supervisor: Supervisor) -> None:
+    """``DATA_DIR/endpoints.env``: where everything runs, for other shells and tools to source."""
+    lines = [f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}"]
+    lines += [f"CONSENTRY_{s.name.upper()}_URL={s.url}" for s in supervisor.services]
+    (data_dir / "endpoints.env").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _run_sample() -> None:

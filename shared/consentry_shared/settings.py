@@ -41,9 +41,20 @@ class ServiceSettings(BaseSettings):
         default="consentry",
         validation_alias=AliasChoices("CONSENTRY_GROUP_PREFIX"),
     )
+    consumer_session_timeout_ms: int = Field(
+        default=10_000,
+        validation_alias=AliasChoices("CONSENTRY_CONSUMER_SESSION_TIMEOUT_MS"),
+        description="Kafka consumer session timeout; `consentry up` lowers it for the embedded broker, "
+        "which waits out a departed member's session before the group re-forms",
+    )
     telemetry: bool = Field(default=True, validation_alias=AliasChoices("CONSENTRY_TELEMETRY"))
     host: str = "127.0.0.1"
     port: int = 0
+
+    @property
+    def consumer_heartbeat_ms(self) -> int:
+        """A third of the session timeout, as Kafka recommends."""
+        return max(100, self.consumer_session_timeout_ms // 3)
 
     def topic(self, name: str) -> str:
         """The physical topic name for a logical one such as ``items.v1``."""

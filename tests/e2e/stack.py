@@ -26,7 +26,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def consentry_up(data_dir: Path, env_overrides: dict[str, str]) -> Iterator[tuple[ConsentryClient, subprocess.Popen[bytes]]]:
+def consentry_up(
+    data_dir: Path, env_overrides: dict[str, str]
+) -> Iterator[tuple[ConsentryClient, subprocess.Popen[bytes]]]:
     """Run `consentry up` as a user would, on free ports; yield a client bound to it."""
     ports = {name: free_port() for name in ("ingest", "rights", "ledger")}
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
@@ -69,8 +71,13 @@ def _tail(data_dir: Path) -> str:
 def cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the `consentry` CLI and capture its output."""
     return subprocess.run(
-        [str(CONSENTRY), *args], env={**os.environ, **env}, capture_output=True, text=True,
-        timeout=300, cwd=cwd, check=False,
+        [str(CONSENTRY), *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        check=False,
     )
 
 

@@ -10,16 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
 from consentry_ingest.app import create_app as ingest_app
 from consentry_ingest.settings import IngestSettings
 from consentry_ledger.app import create_app as ledger_app
 from consentry_ledger.settings import LedgerSettings
 from consentry_rights.app import create_app as rights_app
 from consentry_rights.settings import RightsSettings
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +33,7 @@ async def test_one_trace_from_upload_to_ledger(kafka_bootstrap: str, tmp_path: P
         "kafka_bootstrap_servers": kafka_bootstrap,
         "data_dir": tmp_path,
         "topic_prefix": f"trace-{uuid.uuid4().hex[:8]}.",
+        "database_url": None,  # SQLite files in tmp_path, whatever DATABASE_URL says
     }
     apps = [
         ingest_app(IngestSettings(**common), tracer_provider=provider),
@@ -48,7 +48,7 @@ async def test_one_trace_from_upload_to_ledger(kafka_bootstrap: str, tmp_path: P
         manifest_id = response.json()["manifest_id"]
         items = response.json()["items"]
         async with asyncio.timeout(90):
-            while (await ledger.get(f"/manifests/{manifest_id}/status")).json()["ledgered"] < items:
+            while (await ledger.get(f"/manifests/{manifest_id}/status")).json()["ledgered"] < items:  # noqa: ASYNC110 - polling another service over HTTP
                 await asyncio.sleep(0.2)
         await asyncio.sleep(0.5)  # the ledger span ends right after the commit
     spans = exporter.get_finished_spans()

@@ -6,12 +6,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from faststream.kafka import TestKafkaBroker
-
 from consentry_ingest.app import build
 from consentry_ingest.service import ManifestRejected, MissingPlatform, Submission
 from consentry_ingest.settings import IngestSettings
 from consentry_shared.contracts.v1 import ItemEvent, Purpose
+from faststream.kafka import TestKafkaBroker
 
 MANIFEST = (
     b'{"manifest": {"dataset": "d", "platform": "acme-ai", "purpose": "search"}}\n'
@@ -41,7 +40,7 @@ async def ingest(tmp_path: Path) -> AsyncIterator[tuple[object, list[ItemEvent]]
 async def test_a_manifest_becomes_one_normalised_event_per_item(ingest: tuple) -> None:
     service, published = ingest
     accepted = await service.submit(chunks(MANIFEST), Submission(filename="m.jsonl"))
-    assert accepted.items == 2 and accepted.platform == "acme-ai" and accepted.purpose == Purpose.SEARCH
+    assert (accepted.items, accepted.platform, accepted.purpose) == (2, "acme-ai", Purpose.SEARCH)
     assert [e.item_id for e in published] == ["a", "b"]
     assert str(published[1].url) == "https://x.example/b"
     assert published[1].sha256 == "a" * 64

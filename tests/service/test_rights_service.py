@@ -6,11 +6,11 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from faststream.kafka import TestKafkaBroker
-
 from consentry_rights.app import build
 from consentry_rights.settings import RightsSettings
 from consentry_shared.contracts.v1 import DeadLetter, DecisionEvent, ItemEvent, Reservation
+from faststream.kafka import TestKafkaBroker
+
 from tests.service.fakes import FakeRegistryStore
 
 ITEM = ItemEvent(
@@ -45,8 +45,13 @@ async def test_items_become_decisions_and_poison_goes_to_the_dead_letter_topic(t
         await components.service.import_records(
             [
                 Reservation.model_validate(
-                    {"id": "r1", "holder": "h", "match": {"domain": "photos.example"},
-                     "purposes": ["ai-training"], "from": "2024-01-01T00:00:00Z"}
+                    {
+                        "id": "r1",
+                        "holder": "h",
+                        "match": {"domain": "photos.example"},
+                        "purposes": ["ai-training"],
+                        "from": "2024-01-01T00:00:00Z",
+                    }
                 )
             ]
         )

@@ -63,6 +63,8 @@ def build(
         max_records=settings.batch_max_records,
         batch_timeout_ms=settings.batch_timeout_ms,
         auto_offset_reset="earliest",
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=settings.consumer_heartbeat_ms,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title="ledger.append",
         description="Appends decisions to the transparency log, one checkpoint per batch.",

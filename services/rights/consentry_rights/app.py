@@ -60,6 +60,8 @@ def build(
         max_records=settings.batch_max_records,
         batch_timeout_ms=settings.batch_timeout_ms,
         auto_offset_reset="earliest",
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=settings.consumer_heartbeat_ms,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title="rights.decide",
         description="Decides each item against the registry and publishes decisions.v1.",
