@@ -268,28 +268,34 @@ def _json_report(accepted: dict[str, Any], report: dict[str, Any]) -> dict[str, 
     }
 
 
-def _print_summary(report: dict[str, Any]) -> None:
+def _print_summary(report: dict[str, Any], *, all_items_up_to: int = 50) -> None:
+    """A human summary: counts by verdict, top reasons, then every item (small manifests) or the
+    violations (large ones; `--json` has them all)."""
     from rich.table import Table
 
+    styles = {"consent": "green", "violation": "red", "unknown": "yellow"}
     counts = report["counts"]
-    out.print(f"manifest {report['manifest_id']}: {report['ledgered']} items in the ledger", highlight=False)
-    table = Table("verdict", "items", box=None)
-    for verdict in ("consent", "violation", "unknown"):
-        if counts.get(verdict):
-            style = {"consent": "green", "violation": "red"}.get(verdict, "yellow")
-            table.add_row(f"[{style}]{verdict}[/]", str(counts[verdict]))
-    out.print(table)
-    reasons = Table("top reasons", "items", box=None)
+    out.print(f"manifest {report['manifest_id']}", highlight=False, soft_wrap=True)
+    summary = ", ".join(
+        f"[{styles[v]}]{counts[v]} {v}[/]" for v in ("consent", "violation", "unknown") if counts.get(v)
+    )
+    out.print(f"{report['ledgered']} items in the ledger: {summary}")
+    items = report["items"]
+    shown = items if len(items) <= all_items_up_to else [i for i in items if i["verdict"] != "consent"]
+    if shown:
+        table = Table("item", "verdict", "reasons", "ledger index", box=None, pad_edge=False)
+        for item in shown[:all_items_up_to]:
+            style = styles.get(item["verdict"], "")
+            table.add_row(
+                item["id"], f"[{style}]{item['verdict']}[/]", ", ".join(item["reasons"]), str(item["index"])
+            )
+        out.print(table)
+        if len(shown) > all_items_up_to:
+            out.print(f"… and {len(shown) - all_items_up_to} more violations (use --json for all)")
+    reasons = Table("top reasons", "items", box=None, pad_edge=False)
     for reason, n in list(report["reasons"].items())[:10]:
         reasons.add_row(reason, str(n))
     out.print(reasons)
-    violations = [i for i in report["items"] if i["verdict"] != "consent"]
-    if violations:
-        out.print("violations:")
-        for item in violations[:20]:
-            out.print(f"  {item['id']}: {', '.join(item['reasons'])}", highlight=False)
-        if len(violations) > 20:
-            out.print(f"  … and {len(violations) - 20} more (use --json for all)")
 
 
 @app.command()
