@@ -35,10 +35,8 @@ async def ensure_topics(
             existing = set(await admin.list_topics())
             missing = [t for t in wanted if t not in existing]
             if missing:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):  # another service won the race
                     await admin.create_topics([NewTopic(t, partitions, replication_factor) for t in missing])
-                except TopicAlreadyExistsError:
-                    pass  # another service created it first
             return await _partition_counts(admin, wanted, deadline)
         except (KafkaError, OSError) as error:
             if asyncio.get_running_loop().time() > deadline:

@@ -18,7 +18,6 @@ record id, so callers get the same order for the same snapshot whatever order it
 from __future__ import annotations
 
 import re
-
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
