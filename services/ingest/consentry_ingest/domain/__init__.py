@@ -11,7 +11,9 @@ Errors are drawn in :mod:`.errors`.
 from .errors import IngestDomainError, InvalidURLError, ParserClosedError, UnsupportedFormatError
 from .items import ITEM_EVENT_NAMESPACE, item_event_id, manifest_id_for, to_event
 from .manifest import (
+    EVIDENCE_FIELDS,
     ITEM_FIELDS,
+    MAX_EVIDENCE_CHARS,
     MAX_ID_CHARS,
     MAX_LINE_BYTES,
     MAX_URL_CHARS,
@@ -26,8 +28,10 @@ from .manifest import (
 from .policy import MAX_REPORTED_ERRORS, ManifestErrors
 
 __all__ = [
+    "EVIDENCE_FIELDS",
     "ITEM_EVENT_NAMESPACE",
     "ITEM_FIELDS",
+    "MAX_EVIDENCE_CHARS",
     "MAX_ID_CHARS",
     "MAX_LINE_BYTES",
     "MAX_REPORTED_ERRORS",

@@ -17,7 +17,8 @@ caller (CLI options, HTTP parameters).
 Item fields: ``id`` (string, or a JSON integer which is read as its decimal string) and ``url``
 are required; ``sha256``, ``md5``, ``license`` (an SPDX expression, checked later by rights),
 ``creator``, ``title`` and ``media_type`` are optional, and an empty string or JSON ``null``
-means "not given". Any other field is an error.
+means "not given". The crawl-time evidence fields of :data:`EVIDENCE_FIELDS` are optional too and
+land in :attr:`RawItem.evidence` (see there for their forms). Any other field is an error.
 
 Line numbers are 1-based physical lines of the file, counted on ``\\n`` (``\\r\\n`` is
 tolerated). A CSV record that spans lines is reported at the line where it starts. Every error
@@ -47,8 +48,10 @@ import csv
 import hashlib
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Final, Literal, TypeAlias
 
 from consentry_shared.contracts.v1 import ManifestHeader
@@ -58,7 +61,9 @@ from pydantic_core import Url
 from .errors import InvalidURLError, ParserClosedError, UnsupportedFormatError
 
 __all__ = [
+    "EVIDENCE_FIELDS",
     "ITEM_FIELDS",
+    "MAX_EVIDENCE_CHARS",
     "MAX_ID_CHARS",
     "MAX_LINE_BYTES",
     "MAX_URL_CHARS",
@@ -86,6 +91,36 @@ ITEM_FIELDS: Final = ("id", "url", "sha256", "md5", "license", "creator", "title
 """Every field an item line may carry, in the order errors are reported."""
 
 _ITEM_FIELD_SET: Final = frozenset(ITEM_FIELDS)
+
+EVIDENCE_FIELDS: Final = (
+    "headers",
+    "html_meta",
+    "xmp",
+    "c2pa",
+    "robots_txt",
+    "robots_txt_sha256",
+    "ai_txt",
+    "ai_txt_sha256",
+    "tdmrep_json",
+    "tdmrep_json_sha256",
+    "fetched_at",
+)
+"""The optional crawl-time evidence fields an item may carry, in the order errors are reported.
+Their accepted forms and normalised values are described at :attr:`RawItem.evidence`."""
+
+MAX_EVIDENCE_CHARS: Final = 512 * 1024
+"""The longest normalised evidence value. RFC 9309 asks crawlers to read at least 500 KiB of a
+robots.txt, so a whole body of that size fits."""
+
+_EVIDENCE_FIELD_SET: Final = frozenset(EVIDENCE_FIELDS)
+_KNOWN_FIELD_SET: Final = _ITEM_FIELD_SET | _EVIDENCE_FIELD_SET
+_NO_STRINGS: Final[Mapping[str, str]] = MappingProxyType({})
+
+
+def _no_strings() -> Mapping[str, str]:
+    return _NO_STRINGS
+
+
 _REQUIRED_COLUMNS: Final = ("id", "url")
 _HEADER_KEY: Final = "manifest"
 _BOM: Final = b"\xef\xbb\xbf"
@@ -102,9 +137,22 @@ class RawItem:
     """One manifest item whose every field has been validated.
 
     ``url`` is already in the canonical form of :func:`normalise_url`; ``sha256`` and ``md5`` are
-    lower-case hex; absent optional fields are ``None``, never ``""``. Only
-    :class:`ManifestParser` builds these: :func:`~consentry_ingest.domain.items.to_event`
-    trusts them and does not validate them again.
+    lower-case hex; absent optional fields are ``None``, never ``""``. Only the domain's parsers
+    (:class:`ManifestParser` and those of :mod:`consentry_ingest.domain.formats`) build these:
+    :func:`~consentry_ingest.domain.items.to_event` trusts them and does not validate them again.
+
+    ``extra`` holds format-specific facts with no field of their own (a CDXJ capture's crawl
+    ``timestamp`` and ``sha1``, a Croissant dataset's ``sd_license``...); each format documents
+    its keys. ``evidence`` holds the crawl-time evidence fields of :data:`EVIDENCE_FIELDS` that
+    were given, normalised: ``headers`` and ``html_meta`` (a JSON object, or its JSON text, of
+    names to a string or a list of strings; ``html_meta`` may also be the raw HTML) become the
+    compact JSON ``{"lower-case name": ["value", ...]}`` with sorted names; ``c2pa`` and
+    ``tdmrep_json`` given as JSON values become compact JSON with sorted keys, as text they are
+    kept; ``xmp``, ``robots_txt`` and ``ai_txt`` are bodies kept as given; the ``*_sha256``
+    fields are lower-case hex; ``fetched_at`` (ISO 8601, or 14 digits ``YYYYMMDDhhmmss``; a
+    time without an offset is read as UTC, as WARC and CDX times are) becomes
+    ``YYYY-MM-DDThh:mm:ss[.ffffff]Z``. Both are empty mappings when nothing was given, and
+    neither takes part in ``hash()``.
     """
 
     line: int
@@ -116,6 +164,8 @@ class RawItem:
     creator: str | None = None
     title: str | None = None
     media_type: str | None = None
+    extra: Mapping[str, str] = field(default_factory=_no_strings, hash=False)
+    evidence: Mapping[str, str] = field(default_factory=_no_strings, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +429,142 @@ def _check_url(line: int, value: object, errors: list[LineError]) -> str | None:
         return None
 
 
+# --- evidence ----------------------------------------------------------------------------------
+
+_EVIDENCE_KINDS: Final[dict[str, str]] = {
+    "headers": "names",
+    "html_meta": "names-or-html",
+    "xmp": "text",
+    "c2pa": "json-or-text",
+    "robots_txt": "text",
+    "robots_txt_sha256": "sha256",
+    "ai_txt": "text",
+    "ai_txt_sha256": "sha256",
+    "tdmrep_json": "json-or-text",
+    "tdmrep_json_sha256": "sha256",
+    "fetched_at": "time",
+}
+_CDX_TIME: Final = re.compile(r"[0-9]{14}")
+
+
+class _EvidenceError(Exception):
+    """Why an evidence value was refused: ``str()`` completes "<name> ..."."""
+
+
+def _evidence_json(text: str, name: str) -> object:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise _EvidenceError(f"{name} is not valid JSON") from None
+
+
+def _names_to_values(name: str, value: object) -> str:
+    """``{"Name": "v" | ["v", ...]}`` (or ``[["Name", "v"], ...]`` pairs) as sorted compact JSON."""
+    pairs: list[tuple[object, object]]
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, list) and all(isinstance(p, list | tuple) and len(p) == 2 for p in value):
+        pairs = [(p[0], p[1]) for p in value]
+    else:
+        raise _EvidenceError(f"{name} must be a JSON object of names to values, got {_json_type(value)}")
+    merged: dict[str, list[str]] = {}
+    for key, values in pairs:
+        if not isinstance(key, str) or not key.strip():
+            raise _EvidenceError(f"{name} has a name that is not a non-empty string")
+        if values is None:  # an absent member of a Parquet struct
+            continue
+        listed = values if isinstance(values, list) else [values]
+        if not all(type(v) is str or type(v) is int for v in listed):
+            raise _EvidenceError(f"{name}[{_quote(key)}] must be a string or a list of strings")
+        merged.setdefault(key.strip().lower(), []).extend(str(v) for v in listed)
+    return json.dumps(dict(sorted(merged.items())), ensure_ascii=False, separators=(",", ":"))
+
+
+def _fetched_at(value: object) -> str:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            if _CDX_TIME.fullmatch(text):
+                moment = datetime.strptime(text, "%Y%m%d%H%M%S")  # UTC: set below
+            else:
+                moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise _EvidenceError(
+                f"fetched_at {_quote(text)} is not an ISO 8601 time or a 14-digit YYYYMMDDhhmmss"
+            ) from None
+    else:
+        raise _EvidenceError(f"fetched_at must be a string, got {_json_type(value)}")
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat() + "Z"
+
+
+def _evidence_value(name: str, value: object) -> str | None:
+    """The normalised form of evidence field ``name`` (see :attr:`RawItem.evidence`); ``None`` when
+    not given. Raises :class:`_EvidenceError` for a value it cannot take."""
+    kind = _EVIDENCE_KINDS[name]
+    if isinstance(value, bytes | bytearray | memoryview):
+        if kind == "sha256" and len(value) == 32:  # a raw digest (a Parquet binary column)
+            return bytes(value).hex()
+        try:
+            value = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise _EvidenceError(f"{name} is not valid UTF-8") from None
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if kind == "sha256":
+        if not isinstance(value, str) or _HEX[64].fullmatch(value.strip()) is None:
+            shown = _quote(value) if isinstance(value, str) else _json_type(value)
+            raise _EvidenceError(f"{name} must be 64 hexadecimal characters, got {shown}")
+        return value.strip().lower()
+    if kind == "time":
+        return _fetched_at(value)
+    try:
+        if kind in ("names", "names-or-html"):
+            if isinstance(value, str):
+                text = value.strip()
+                if kind == "names-or-html" and not text.startswith(("{", "[")):
+                    normalised = value
+                else:
+                    normalised = _names_to_values(name, _evidence_json(text, name))
+            else:
+                normalised = _names_to_values(name, value)
+        elif isinstance(value, str):
+            normalised = value
+        elif kind == "json-or-text" and isinstance(value, dict | list):
+            normalised = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        else:
+            raise _EvidenceError(f"{name} must be a string, got {_json_type(value)}")
+    except RecursionError:
+        raise _EvidenceError(f"{name} is nested too deeply") from None
+    except (TypeError, ValueError):  # json.dumps: values that are not JSON data, mixed key types
+        raise _EvidenceError(f"{name} is not JSON data") from None
+    if "\x00" in normalised:
+        raise _EvidenceError(f"{name} contains a NUL character")
+    if len(normalised) > MAX_EVIDENCE_CHARS:
+        raise _EvidenceError(f"{name} is longer than {MAX_EVIDENCE_CHARS} characters")
+    return normalised
+
+
+def _check_evidence(line: int, values: Mapping[str, object], errors: list[LineError]) -> Mapping[str, str]:
+    """The evidence among ``values`` (keyed by evidence field name; other keys are ignored),
+    normalised; each bad value adds an error named after its field."""
+    found: dict[str, str] = {}
+    for name in EVIDENCE_FIELDS:
+        value = values.get(name)
+        if value is None:
+            continue
+        try:
+            normalised = _evidence_value(name, value)
+        except _EvidenceError as exc:
+            errors.append(LineError(line, name, str(exc)))
+            continue
+        if normalised is not None:
+            found[name] = normalised
+    return MappingProxyType(found) if found else _NO_STRINGS
+
+
 # --- the parser --------------------------------------------------------------------------------
 
 
@@ -635,15 +821,17 @@ class ManifestParser:
 
     def _item(self, line: int, obj: dict[str, object], out: list[ParsedLine], *, check_keys: bool) -> None:
         errors: list[LineError] = []
-        if check_keys and not _ITEM_FIELD_SET.issuperset(obj):
+        with_evidence = not _ITEM_FIELD_SET.issuperset(obj)
+        if check_keys and with_evidence and not _KNOWN_FIELD_SET.issuperset(obj):
             errors.extend(
                 LineError(
                     line,
                     _field_name(key),
-                    f"unknown field {_quote(key)}; an item has {', '.join(ITEM_FIELDS)}",
+                    f"unknown field {_quote(key)}; an item has {', '.join(ITEM_FIELDS)} "
+                    "and evidence fields such as headers, robots_txt, fetched_at",
                 )
                 for key in obj
-                if key not in _ITEM_FIELD_SET
+                if key not in _KNOWN_FIELD_SET
             )
         get = obj.get
         item_id = self._check_id(line, get("id"), errors)
@@ -662,8 +850,16 @@ class ManifestParser:
             title = _check_text(line, "title", value, errors)
         if (value := get("media_type")) is not None:
             media_type = _check_text(line, "media_type", value, errors)
+        evidence = _check_evidence(line, obj, errors) if with_evidence else _NO_STRINGS
         if errors or item_id is None or url is None:
             out.extend(errors)
+            return
+        if evidence:
+            out.append(
+                RawItem(
+                    line, item_id, url, sha256, md5, license_, creator, title, media_type, evidence=evidence
+                )
+            )
             return
         out.append(RawItem(line, item_id, url, sha256, md5, license_, creator, title, media_type))
 
@@ -756,17 +952,17 @@ class ManifestParser:
     def _csv_header(self, line: int, cells: list[str], out: list[ParsedLine]) -> None:
         names = [cell.strip().lower() for cell in cells]
         errors: list[ParsedLine] = []
-        known = [name for name in names if name in _ITEM_FIELD_SET]
+        known = [name for name in names if name in _KNOWN_FIELD_SET]
         hint = "" if known else " (is the header row missing?)"
         seen: set[str] = set()
         for name, cell in zip(names, cells, strict=True):
-            if name not in _ITEM_FIELD_SET:
+            if name not in _KNOWN_FIELD_SET:
                 errors.append(
                     LineError(
                         line,
                         _field_name(cell),
                         f"unknown column {_quote(cell)}; the first row must name the columns "
-                        f"({', '.join(ITEM_FIELDS)}){hint}",
+                        f"({', '.join(ITEM_FIELDS)}; evidence: {', '.join(EVIDENCE_FIELDS)}){hint}",
                     )
                 )
             elif name in seen:

@@ -1,0 +1,127 @@
+"""What every format shares: one record's values in, a :class:`RawItem` or its errors out.
+
+The field checks are those of :mod:`..manifest` (the JSONL/CSV parser), so an item means the same
+whichever format it came in: same URL canonicalisation, same hash and id rules, same messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from consentry_ingest.domain.manifest import (
+    _NO_STRINGS,
+    MAX_ID_CHARS,
+    LineError,
+    RawItem,
+    _check_digest,
+    _check_evidence,
+    _check_text,
+    _check_unusual_id,
+    _check_url,
+    _id_digest,
+    _quote,
+)
+
+__all__ = ["FILE_LINE", "MAX_TITLE_CHARS", "NO_STRINGS", "ItemChecker", "quote"]
+
+FILE_LINE: Final = 0
+"""The ``line`` of an error about a file as a whole (its schema, its structure), not one record."""
+
+MAX_TITLE_CHARS: Final = 4096
+"""Titles longer than this are cut (with a trailing ``…``): a title is descriptive only, and the
+text columns that datasets name ``text`` or ``caption`` can hold whole documents."""
+
+NO_STRINGS: Final[Mapping[str, str]] = _NO_STRINGS
+quote = _quote
+
+
+class ItemChecker:
+    """Validates records into items for one manifest and remembers their ids to refuse repeats.
+
+    ``noun`` is how a format calls its records ("line", "row", "record"); it only appears in the
+    duplicate-id message. ``field_names`` maps an item field to the name the file uses for it
+    (a Parquet column, a Croissant field), so errors name what the user can find in their file.
+    """
+
+    def __init__(self, *, noun: str = "line", field_names: Mapping[str, str] | None = None) -> None:
+        self._noun = noun
+        self._names = dict(field_names or {})
+        self._first_seen: dict[int, int] = {}
+
+    def item(
+        self,
+        line: int,
+        item_id: object,
+        url: object,
+        sha256: object = None,
+        md5: object = None,
+        license: object = None,
+        creator: object = None,
+        title: object = None,
+        media_type: object = None,
+        *,
+        evidence: Mapping[str, object] | None = None,
+        extra: Mapping[str, str] = NO_STRINGS,
+        unique_id: bool = False,
+    ) -> RawItem | list[LineError]:
+        """The item of record ``line``, or the errors that stop it being one.
+
+        ``None`` (or ``""``) means "not given" for every optional value; ``evidence`` holds the
+        raw values of the evidence fields that were given. ``unique_id=True`` says the caller made
+        the id unique itself (a row number), so it is not indexed.
+        """
+        errors: list[LineError] = []
+        if unique_id and type(item_id) is str:
+            checked_id: str | None = item_id
+        else:
+            checked_id = self._check_id(line, item_id, errors)
+        checked_url = _check_url(line, url, errors)
+        digest = lower = licence = author = name = kind = None
+        if sha256 is not None:
+            digest = _check_digest(line, "sha256", sha256, 64, errors)
+        if md5 is not None:
+            lower = _check_digest(line, "md5", md5, 32, errors)
+        if license is not None:
+            licence = _check_text(line, "license", license, errors)
+        if creator is not None:
+            author = _check_text(line, "creator", creator, errors)
+        if title is not None:
+            name = _check_text(line, "title", title, errors)
+            if name is not None and len(name) > MAX_TITLE_CHARS:
+                name = name[: MAX_TITLE_CHARS - 1] + "…"
+        if media_type is not None:
+            kind = _check_text(line, "media_type", media_type, errors)
+        found = _check_evidence(line, evidence, errors) if evidence else NO_STRINGS
+        if errors or checked_id is None or checked_url is None:
+            if self._names:
+                names = self._names
+                return [LineError(e.line, names.get(e.field or "", e.field), e.message) for e in errors]
+            return errors
+        return RawItem(
+            line, checked_id, checked_url, digest, lower, licence, author, name, kind, extra, found
+        )
+
+    def error(self, line: int, field: str | None, message: str) -> LineError:
+        """An error for ``field`` (an item field name, renamed as the file names it)."""
+        return LineError(line, self._names.get(field or "", field), message)
+
+    def _check_id(self, line: int, value: object, errors: list[LineError]) -> str | None:
+        if (
+            type(value) is not str
+            or not 0 < len(value) <= MAX_ID_CHARS
+            or not value.isprintable()
+            or value.isspace()
+        ):
+            value = _check_unusual_id(line, value, errors)
+            if value is None:
+                return None
+        seen = self._first_seen
+        before = len(seen)
+        first = seen.setdefault(_id_digest(value), line)
+        if len(seen) == before:  # not "first != line": two files of one manifest share line numbers
+            errors.append(
+                LineError(line, "id", f"duplicate id {_quote(value)}, first seen on {self._noun} {first}")
+            )
+            return None
+        return value
