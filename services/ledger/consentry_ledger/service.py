@@ -1,8 +1,18 @@
-"""The ledger's application service: consumed decision records in, log entries out.
+"""The ledger's application service: consumed decision records in, log entries and proofs out.
 
-It owns the in-memory tree frontier, keeps it equal to the store's latest checkpoint, and runs
-one append at a time. Kafka offsets are committed by the caller only after :meth:`append_records`
-returns, i.e. after the database commit.
+It owns the in-memory tree (the frontier the sequencer extends and a :class:`HashCache` of every
+node, from which proofs and tiles are served), keeps both equal to the store's latest checkpoint,
+and runs one append at a time. Kafka offsets are committed by the caller only after
+:meth:`LedgerService.append_records` returns, i.e. after the database commit.
+
+Errors::
+
+    LedgerServiceError(Exception)
+    ├── LedgerCorrupted          stored hashes do not rebuild the signed root: refuse to serve
+    └── QueryError               a read cannot be answered as asked (the HTTP layer maps them)
+        ├── EntryNotFound        no such index / event id / item in the log (404)
+        ├── CheckpointNotFound   the log never signed a checkpoint of that size (404)
+        └── InvalidRange         sizes or indexes out of order or beyond the log (400)
 """
 
 from __future__ import annotations
@@ -13,7 +23,8 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import DecisionEvent
@@ -31,9 +42,72 @@ from pydantic import ValidationError
 
 from consentry_ledger.adapters.store import AppendConflict, LedgerStore
 from consentry_ledger.domain import PositionedDecision, sequence_batch
+from consentry_ledger.domain.hash_cache import HashCache
 
 log = logging.getLogger(__name__)
 _SERVICE = "ledger"
+_LOAD_CHUNK = 100_000
+_CHECKPOINT_CACHE = 256
+
+
+class LedgerServiceError(Exception):
+    """Base of the ledger service's errors."""
+
+
+class LedgerCorrupted(LedgerServiceError):
+    """The stored leaf hashes do not rebuild the root of the latest signed checkpoint."""
+
+
+class QueryError(LedgerServiceError):
+    """A read cannot be answered as asked."""
+
+
+class EntryNotFound(QueryError):
+    """No entry matches (index beyond the log, unknown event id or item)."""
+
+
+class CheckpointNotFound(QueryError):
+    """The log never signed a checkpoint of the requested size."""
+
+
+class InvalidRange(QueryError):
+    """Sizes or indexes out of order, negative, or beyond the log."""
+
+
+class EntryPublisher(Protocol):
+    """Where entries and dead letters go (:class:`KeyedBatchPublisher` in production)."""
+
+    async def publish(self, topic: str, records: Sequence[OutRecord]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    """Leaf ``index`` is in the tree of ``tree_size`` leaves signed by ``checkpoint``."""
+
+    index: int
+    tree_size: int
+    leaf_hash: bytes
+    hashes: list[bytes]
+    checkpoint: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyProof:
+    """The tree of ``old_size`` leaves is a prefix of the one of ``new_size`` (signed by ``checkpoint``)."""
+
+    old_size: int
+    new_size: int
+    hashes: list[bytes]
+    checkpoint: str
+    old_checkpoint: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What an item's owner keeps: the entry, its inclusion proof and the checkpoint it is under."""
+
+    proof: InclusionProof
+    leaf: bytes
 
 
 class LedgerService:
@@ -41,7 +115,7 @@ class LedgerService:
         self,
         store: LedgerStore,
         signer: Signer,
-        publisher: KeyedBatchPublisher,
+        publisher: EntryPublisher | KeyedBatchPublisher,
         *,
         origin: str,
         topic_of: Any,
@@ -54,7 +128,9 @@ class LedgerService:
         self._topic = topic_of
         self._tracer = tracer
         self._tree = CompactRange()
+        self._hashes = HashCache()
         self._lock = asyncio.Lock()
+        self._checkpoints: dict[int, str] = {}
         self.checkpoint_note: str | None = None
 
     @property
@@ -64,10 +140,21 @@ class LedgerService:
 
     @property
     def size(self) -> int:
+        """Entries in the log (the size of the latest checkpoint)."""
         return self._tree.size
 
+    @property
+    def hashes(self) -> HashCache:
+        """Every node hash of the tree, for proofs and tiles (read-only use)."""
+        return self._hashes
+
     async def start(self) -> None:
-        """Load the tree from the last checkpoint and publish what the outbox still owes."""
+        """Load the tree and its hashes, check them against the last checkpoint, publish what the
+        outbox still owes.
+
+        Raises:
+            LedgerCorrupted: the stored leaf hashes do not rebuild the signed root.
+        """
         await self._reload()
         await self._publish_pending()
 
@@ -76,9 +163,21 @@ class LedgerService:
         if stored is None:
             self._tree = CompactRange()
             self.checkpoint_note = None
-        else:
-            self._tree = CompactRange.from_bytes(stored.tree)
-            self.checkpoint_note = stored.note
+            return
+        tree = CompactRange.from_bytes(stored.tree)
+        while self._hashes.size < tree.size:
+            start = self._hashes.size
+            chunk = await self._store.leaf_hashes(start, min(tree.size, start + _LOAD_CHUNK))
+            if not chunk:
+                raise LedgerCorrupted(f"the checkpoint has {tree.size} entries but the store ends at {start}")
+            self._hashes.extend(chunk)
+        if self._hashes.size != tree.size or self._hashes.root(tree.size) != tree.root():
+            raise LedgerCorrupted(
+                f"the stored leaf hashes do not rebuild the root of the checkpoint of size {tree.size}: "
+                "the database was altered; run `consentry ledger verify` on an export to find the entry"
+            )
+        self._tree = tree
+        self.checkpoint_note = stored.note
 
     async def append_records(self, records: Sequence[InRecord]) -> int:
         """Validate, dedupe, sequence and store ``records``; returns how many entries were added.
@@ -136,6 +235,7 @@ class LedgerService:
                 log.warning("ledger grew under this writer; reloading and retrying once")
                 await self._reload()
                 continue
+            self._hashes.extend([e.leaf_hash for e in plan.entries])
             self._tree = plan.tree
             if plan.checkpoint_note is not None:
                 self.checkpoint_note = plan.checkpoint_note
@@ -156,6 +256,100 @@ class LedgerService:
             )
             await self._store.mark_published(stop)
             start = stop
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def checkpoint_of_size(self, size: int | None) -> tuple[int, str]:
+        """The signed checkpoint of ``size`` entries (default: the latest) and its size.
+
+        Raises:
+            CheckpointNotFound: the log is empty, or never signed a checkpoint of that size.
+        """
+        latest = self.checkpoint_note
+        current = self._tree.size
+        if latest is None:
+            raise CheckpointNotFound("the log is empty: no checkpoint yet")
+        if size is None or size == current:
+            return current, latest
+        if not 0 < size < current:
+            raise CheckpointNotFound(f"the log has {current} entries; there is no checkpoint of size {size}")
+        note = self._checkpoints.get(size)
+        if note is None:
+            stored = await self._store.checkpoint_at(size)
+            if stored is None:
+                raise CheckpointNotFound(
+                    f"the log never signed a checkpoint of size {size} (sizes are batch boundaries; "
+                    f"the latest is {current})"
+                )
+            note = stored.note
+            if len(self._checkpoints) >= _CHECKPOINT_CACHE:
+                self._checkpoints.clear()
+            self._checkpoints[size] = note
+        return size, note
+
+    async def inclusion(self, index: int, size: int | None = None) -> InclusionProof:
+        """Inclusion proof of entry ``index`` in the checkpoint of ``size`` (default: latest).
+
+        Raises:
+            CheckpointNotFound: no checkpoint of that size.
+            EntryNotFound: ``index`` is not below the checkpoint's size.
+        """
+        tree_size, note = await self.checkpoint_of_size(size)
+        if not 0 <= index < tree_size:
+            raise EntryNotFound(f"entry {index} is not in the tree of size {tree_size}")
+        return InclusionProof(
+            index=index,
+            tree_size=tree_size,
+            leaf_hash=self._hashes.leaf_hash(index),
+            hashes=self._hashes.inclusion_proof(index, tree_size),
+            checkpoint=note,
+        )
+
+    async def index_of_event(self, event_id: str) -> int:
+        """Index of the entry of decision ``event_id`` (:class:`EntryNotFound` if none)."""
+        index = await self._store.index_of_event(event_id)
+        if index is None or index >= self._tree.size:
+            raise EntryNotFound(f"no entry for decision event {event_id!r}")
+        return index
+
+    async def index_of_item(self, manifest_id: str, item_id: str) -> int:
+        """Index of the latest entry of ``item_id`` in ``manifest_id`` (:class:`EntryNotFound` if none)."""
+        indexes = [i for i in await self._store.indexes_of_item(manifest_id, item_id) if i < self._tree.size]
+        if not indexes:
+            raise EntryNotFound(f"no entry for item {item_id!r} of manifest {manifest_id!r}")
+        return indexes[-1]
+
+    async def consistency(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
+        """Consistency proof from ``old_size`` to the checkpoint of ``new_size`` (default: latest).
+
+        Raises:
+            CheckpointNotFound: no checkpoint of ``new_size``.
+            InvalidRange: ``old_size`` is negative or larger than ``new_size``.
+        """
+        tree_size, note = await self.checkpoint_of_size(new_size)
+        if not 0 <= old_size <= tree_size:
+            raise InvalidRange(f"cannot prove size {old_size} consistent with size {tree_size}")
+        old_note = None
+        if old_size:
+            try:
+                _, old_note = await self.checkpoint_of_size(old_size)
+            except CheckpointNotFound:
+                old_note = None
+        return ConsistencyProof(
+            old_size=old_size,
+            new_size=tree_size,
+            hashes=self._hashes.consistency_proof(old_size, tree_size),
+            checkpoint=note,
+            old_checkpoint=old_note,
+        )
+
+    async def receipt(self, index: int) -> Receipt:
+        """Entry ``index`` with its inclusion proof in the latest checkpoint."""
+        proof = await self.inclusion(index)
+        leaves = await self._store.leaves(index, index + 1)
+        if not leaves:
+            raise EntryNotFound(f"entry {index} is missing from the store")
+        return Receipt(proof=proof, leaf=leaves[0])
 
     def _trace_groups(self, records: Sequence[InRecord], started: int, added: int) -> None:
         ended = time.time_ns()

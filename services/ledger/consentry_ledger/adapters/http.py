@@ -1,42 +1,131 @@
-"""The ledger's HTTP API: health, the latest checkpoint, entries, the verifier key, reports."""
+"""The ledger's HTTP API (OpenAPI at ``/docs``).
+
+- ``/checkpoint``, ``/tile/<L>/<N>[.p/<W>]``, ``/tile/entries/<N>[.p/<W>]``: the C2SP tlog-tiles
+  read paths, so standard tile clients can read and verify the log; computed from the store
+  and the in-memory hash cache, never stale, immutable once served (except the checkpoint).
+- ``/proof/inclusion``, ``/proof/consistency``, ``/receipt/{index}``: RFC 9162 proofs with
+  base64 hashes, each with the signed checkpoint it is relative to.
+- ``/entries``, ``/vkey``, ``/manifests/...``: entries by range, the verifier key, reports.
+
+Errors are JSON ``{"detail": "..."}``: 400 for an impossible request, 404 for a size, index,
+entry or tile the log does not have.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 from typing import TYPE_CHECKING, Any
 
+from consentry_shared.tlog import TILE_WIDTH, encode_entry_bundle
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field
 
-from consentry_ledger.service import manifest_report
+from consentry_ledger.service import (
+    CheckpointNotFound,
+    ConsistencyProof,
+    EntryNotFound,
+    InclusionProof,
+    InvalidRange,
+    LedgerService,
+    QueryError,
+    manifest_report,
+)
 
 if TYPE_CHECKING:
-    from consentry_ledger.app import LedgerComponents
+    from consentry_ledger.adapters.store import LedgerStore
 
 router = APIRouter()
 
 _MAX_RANGE = 10_000
+_JSON = "application/json"
+_TILE_HEADERS = {"Cache-Control": "public, max-age=31536000, immutable"}
+_TILE_MEDIA = "application/octet-stream"
+# <N> in tile paths: 3-digit groups, all but the last prefixed with "x"; an optional ".p/<W>".
+_TILE_INDEX = re.compile(r"^((?:x\d{3}/)*)(\d{3})(?:\.p/([1-9]\d{0,2}))?$")
 
 
-def _components(request: Request) -> LedgerComponents:
-    return request.app.state.components  # type: ignore[no-any-return]
+def _service(request: Request) -> LedgerService:
+    return request.app.state.components.service  # type: ignore[no-any-return]
+
+
+def _store(request: Request) -> LedgerStore:
+    return request.app.state.components.store  # type: ignore[no-any-return]
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def _json(body: dict[str, Any]) -> Response:
+    # Serialised here rather than through a response model: proofs are the hot path.
+    return Response(json.dumps(body, separators=(",", ":")).encode(), media_type=_JSON)
+
+
+def _http_error(error: QueryError) -> HTTPException:
+    status = 400 if isinstance(error, InvalidRange) else 404
+    return HTTPException(status, str(error))
+
+
+# --- documentation models (the handlers serialise the same shapes by hand) -------------------
+
+
+class InclusionProofBody(BaseModel):
+    """An RFC 9162 inclusion proof and the checkpoint whose root it leads to."""
+
+    index: int = Field(description="The entry's index (leaf number)")
+    tree_size: int = Field(description="Size of the tree the proof is for (the checkpoint's size)")
+    leaf_hash: str = Field(description="base64 of SHA-256(0x00 || leaf bytes)")
+    hashes: list[str] = Field(description="The audit path, base64, from the leaf's sibling upwards")
+    checkpoint: str = Field(description="The signed checkpoint note of size tree_size")
+
+
+class ConsistencyProofBody(BaseModel):
+    """An RFC 9162 consistency proof between two tree sizes."""
+
+    from_: int = Field(alias="from", description="The older tree size")
+    to: int = Field(description="The newer tree size (the checkpoint's size)")
+    hashes: list[str] = Field(description="The proof, base64, in RFC 9162 order")
+    checkpoint: str = Field(description="The signed checkpoint note of size `to`")
+    from_checkpoint: str | None = Field(description="The signed checkpoint of size `from`, if the log has it")
+
+
+class ReceiptBody(InclusionProofBody):
+    """Everything needed to show, offline, that an entry is in the log."""
+
+    leaf: str = Field(description="base64 of the entry's exact leaf bytes (RFC 8785 canonical JSON)")
+    entry: dict[str, Any] = Field(description="The same entry, parsed")
+    cosignatures: list[str] = Field(description="Witness cosignature lines on the checkpoint (C2SP)")
+
+
+def _inclusion_body(proof: InclusionProof) -> dict[str, Any]:
+    return {
+        "index": proof.index,
+        "tree_size": proof.tree_size,
+        "leaf_hash": _b64(proof.leaf_hash),
+        "hashes": [_b64(h) for h in proof.hashes],
+        "checkpoint": proof.checkpoint,
+    }
+
+
+def _consistency_body(proof: ConsistencyProof) -> dict[str, Any]:
+    return {
+        "from": proof.old_size,
+        "to": proof.new_size,
+        "hashes": [_b64(h) for h in proof.hashes],
+        "checkpoint": proof.checkpoint,
+        "from_checkpoint": proof.old_checkpoint,
+    }
+
+
+# --- service -------------------------------------------------------------------------------
 
 
 @router.get("/health", summary="Live and ready: the consumer runs and the log state is loaded")
 async def health(request: Request) -> dict[str, Any]:
-    service = _components(request).service
+    service = _service(request)
     return {"status": "ok", "service": "ledger", "size": service.size}
-
-
-@router.get(
-    "/checkpoint",
-    summary="The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
-    response_class=Response,
-    responses={200: {"content": {"text/plain": {}}}, 404: {"description": "empty log"}},
-)
-async def checkpoint(request: Request) -> Response:
-    note = _components(request).service.checkpoint_note
-    if note is None:
-        raise HTTPException(404, "the log is empty: no checkpoint yet")
-    return Response(note, media_type="text/plain; charset=utf-8")
 
 
 @router.get(
@@ -46,7 +135,153 @@ async def checkpoint(request: Request) -> Response:
     responses={200: {"content": {"text/plain": {}}}},
 )
 async def vkey(request: Request) -> Response:
-    return Response(_components(request).service.vkey + "\n", media_type="text/plain")
+    return Response(_service(request).vkey + "\n", media_type="text/plain")
+
+
+# --- tlog-tiles ----------------------------------------------------------------------------
+
+
+@router.get(
+    "/checkpoint",
+    summary="The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}, 404: {"description": "empty log"}},
+)
+async def checkpoint(request: Request) -> Response:
+    note = _service(request).checkpoint_note
+    if note is None:
+        raise HTTPException(404, "the log is empty: no checkpoint yet")
+    return Response(note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"})
+
+
+def _tile_coordinates(path: str) -> tuple[int, int]:
+    """``(index, width)`` of a tile path tail such as ``x001/234`` or ``000.p/17``."""
+    match = _TILE_INDEX.match(path)
+    if match is None:
+        raise HTTPException(404, f"not a tile path: {path!r}")
+    groups, last, width = match.groups()
+    parts = [g[1:] for g in groups.split("/") if g] + [last]
+    if len(parts) > 1 and parts[0] == "000":
+        raise HTTPException(404, f"not a canonical tile path: {path!r}")
+    index = int("".join(parts))
+    if width is None:
+        return index, TILE_WIDTH
+    if int(width) >= TILE_WIDTH:
+        raise HTTPException(404, f"partial tile width must be 1..{TILE_WIDTH - 1}")
+    return index, int(width)
+
+
+@router.get(
+    "/tile/entries/{path:path}",
+    summary="An entry bundle: the leaf bytes of 256 entries (or W with .p/W), uint16-length-prefixed",
+    response_class=Response,
+    responses={200: {"content": {_TILE_MEDIA: {}}}, 404: {"description": "no such bundle at this size"}},
+)
+async def entry_bundle(request: Request, path: str) -> Response:
+    index, width = _tile_coordinates(path)
+    start = index * TILE_WIDTH
+    if start + width > _service(request).size:
+        raise HTTPException(404, f"entry bundle {path} does not exist yet")
+    leaves = await _store(request).leaves(start, start + width)
+    if len(leaves) != width:
+        raise HTTPException(500, f"the store returned {len(leaves)} of {width} entries for bundle {path}")
+    return Response(encode_entry_bundle(leaves), media_type=_TILE_MEDIA, headers=_TILE_HEADERS)
+
+
+@router.get(
+    "/tile/{level}/{path:path}",
+    summary="A hash tile: 256 (or W) Merkle node hashes of tile level L (tree level 8L)",
+    response_class=Response,
+    responses={200: {"content": {_TILE_MEDIA: {}}}, 404: {"description": "no such tile at this size"}},
+)
+async def hash_tile(request: Request, level: str, path: str) -> Response:
+    if not level.isdigit() or (len(level) > 1 and level[0] == "0") or int(level) > 63:
+        raise HTTPException(404, f"not a tile level: {level!r}")
+    index, width = _tile_coordinates(path)
+    try:
+        content = _service(request).hashes.tile(int(level), index, width)
+    except ValueError:
+        raise HTTPException(404, f"tile {level}/{path} does not exist yet") from None
+    return Response(content, media_type=_TILE_MEDIA, headers=_TILE_HEADERS)
+
+
+# --- proofs --------------------------------------------------------------------------------
+
+
+@router.get(
+    "/proof/inclusion",
+    summary="Inclusion proof of one entry, by index, by decision event id, or by manifest and item id",
+    response_class=Response,
+    responses={
+        200: {"model": InclusionProofBody},
+        400: {"description": "no way to find the entry given"},
+        404: {"description": "no such entry, or no checkpoint of that size"},
+    },
+)
+async def proof_inclusion(
+    request: Request,
+    index: int | None = Query(None, ge=0, description="The entry's index"),
+    event_id: str | None = Query(None, description="The decision event id the entry records"),
+    manifest_id: str | None = Query(None, description="With item_id: the item's latest entry"),
+    item_id: str | None = Query(None, description="With manifest_id"),
+    size: int | None = Query(None, ge=1, description="Tree size of a signed checkpoint (default: latest)"),
+) -> Response:
+    service = _service(request)
+    try:
+        if index is None:
+            if event_id is not None:
+                index = await service.index_of_event(event_id)
+            elif manifest_id is not None and item_id is not None:
+                index = await service.index_of_item(manifest_id, item_id)
+            else:
+                raise HTTPException(400, "give index, event_id, or manifest_id and item_id")
+        proof = await service.inclusion(index, size)
+    except QueryError as error:
+        raise _http_error(error) from None
+    return _json(_inclusion_body(proof))
+
+
+@router.get(
+    "/proof/consistency",
+    summary="Consistency proof: the tree of size `from` is a prefix of the tree of size `to`",
+    response_class=Response,
+    responses={
+        200: {"model": ConsistencyProofBody},
+        400: {"description": "from > to"},
+        404: {"description": "no checkpoint of size `to`"},
+    },
+)
+async def proof_consistency(
+    request: Request,
+    from_: int = Query(..., alias="from", ge=0, description="The older size (e.g. your saved checkpoint's)"),
+    to: int | None = Query(None, ge=1, description="Size of a signed checkpoint (default: latest)"),
+) -> Response:
+    try:
+        proof = await _service(request).consistency(from_, to)
+    except QueryError as error:
+        raise _http_error(error) from None
+    return _json(_consistency_body(proof))
+
+
+@router.get(
+    "/receipt/{index}",
+    summary="A per-entry receipt: the entry, its inclusion proof and the latest checkpoint",
+    response_class=Response,
+    responses={200: {"model": ReceiptBody}, 404: {"description": "no such entry"}},
+)
+async def receipt(request: Request, index: int) -> Response:
+    try:
+        found = await _service(request).receipt(index)
+    except (EntryNotFound, CheckpointNotFound) as error:
+        raise _http_error(error) from None
+    body = _inclusion_body(found.proof)
+    body["leaf"] = _b64(found.leaf)
+    body["entry"] = json.loads(found.leaf)
+    body["cosignatures"] = []
+    return _json(body)
+
+
+# --- entries and reports -------------------------------------------------------------------
 
 
 @router.get(
@@ -62,13 +297,13 @@ async def entries(
 ) -> Response:
     if end - start > _MAX_RANGE:
         raise HTTPException(400, f"at most {_MAX_RANGE} entries per request")
-    leaves = await _components(request).store.leaves(start, end)
+    leaves = await _store(request).leaves(start, end)
     return Response(b"".join(leaf + b"\n" for leaf in leaves), media_type="application/x-ndjson")
 
 
 @router.get("/manifests/{manifest_id}/status", summary="How many entries a manifest has so far")
 async def manifest_status(request: Request, manifest_id: str) -> dict[str, Any]:
-    count = await _components(request).store.manifest_count(manifest_id)
+    count = await _store(request).manifest_count(manifest_id)
     return {"manifest_id": manifest_id, "ledgered": count}
 
 
@@ -77,8 +312,7 @@ async def manifest_status(request: Request, manifest_id: str) -> dict[str, Any]:
     summary="Counts by verdict and reason, and every item's verdict with its log index",
 )
 async def report(request: Request, manifest_id: str) -> dict[str, Any]:
-    components = _components(request)
-    rows = await components.store.manifest_entries(manifest_id)
+    rows = await _store(request).manifest_entries(manifest_id)
     body = manifest_report(manifest_id, [(r.index, r.leaf) for r in rows])
-    body["checkpoint"] = components.service.checkpoint_note
+    body["checkpoint"] = _service(request).checkpoint_note
     return body

@@ -26,7 +26,7 @@ from typing import Any
 
 from consentry_shared.contracts.v1 import utc_now
 from consentry_shared.db import create_engine, is_sqlite
-from sqlalchemy import BigInteger, Column, LargeBinary, Text, func, select, text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -61,7 +61,7 @@ class EntryRow(_LedgerTable, table=True):
 
     idx: int = Field(sa_column=Column("idx", BigInteger, primary_key=True, autoincrement=False))
     event_id: str = Field(unique=True)
-    manifest_id: str = Field(index=True)
+    manifest_id: str
     item_id: str
     verdict: str
     leaf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
@@ -93,6 +93,8 @@ class MetaRow(_LedgerTable, table=True):
 
 
 _entry = EntryRow.__table__  # type: ignore[attr-defined]
+# One index serves both the per-manifest report and the look-up of an item's entries.
+Index("ix_ledger_entry_manifest_item", _entry.c.manifest_id, _entry.c.item_id)
 _checkpoint = CheckpointRow.__table__  # type: ignore[attr-defined]
 _offset = OffsetRow.__table__  # type: ignore[attr-defined]
 _meta = MetaRow.__table__  # type: ignore[attr-defined]
@@ -172,6 +174,13 @@ class SqlLedgerStore(LedgerStore):
         """Create the tables, the append-only triggers and (PostgreSQL) the writer role."""
         async with self._engine.begin() as conn:
             await conn.run_sync(_metadata.create_all)
+            # create_all adds indexes only with new tables; logs created before this index get it here.
+            await conn.execute(
+                text(
+                    "CREATE INDEX IF NOT EXISTS ix_ledger_entry_manifest_item "
+                    "ON ledger_entry (manifest_id, item_id)"
+                )
+            )
             for statement in _sqlite_guards() if self._sqlite else _pg_guards():
                 await conn.execute(text(statement))
         if not self._sqlite:
@@ -304,6 +313,42 @@ class SqlLedgerStore(LedgerStore):
                 select(_entry.c.leaf).where(_entry.c.idx >= start, _entry.c.idx < end).order_by(_entry.c.idx)
             )
             return [bytes(r[0]) for r in rows]
+
+    async def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(_entry.c.leaf_hash)
+                .where(_entry.c.idx >= start, _entry.c.idx < end)
+                .order_by(_entry.c.idx)
+            )
+            return [bytes(r[0]) for r in rows]
+
+    async def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(_checkpoint.c.size, _checkpoint.c.note, _checkpoint.c.tree).where(
+                        _checkpoint.c.size == size
+                    )
+                )
+            ).first()
+        return StoredCheckpoint(size=row.size, note=row.note, tree=row.tree) if row else None
+
+    async def index_of_event(self, event_id: str) -> int | None:
+        async with self._engine.connect() as conn:
+            value = (
+                await conn.execute(select(_entry.c.idx).where(_entry.c.event_id == event_id))
+            ).scalar_one_or_none()
+        return None if value is None else int(value)
+
+    async def indexes_of_item(self, manifest_id: str, item_id: str) -> list[int]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(_entry.c.idx)
+                .where(_entry.c.manifest_id == manifest_id, _entry.c.item_id == item_id)
+                .order_by(_entry.c.idx)
+            )
+            return [int(r[0]) for r in rows]
 
     async def manifest_entries(self, manifest_id: str) -> list[ManifestEntry]:
         async with self._engine.connect() as conn:

@@ -64,6 +64,22 @@ class LedgerStore(abc.ABC):
         """Leaf bytes of entries ``[start, end)`` (fewer if the log is shorter)."""
 
     @abc.abstractmethod
+    async def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        """Stored leaf hashes of entries ``[start, end)`` (fewer if the log is shorter)."""
+
+    @abc.abstractmethod
+    async def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
+        """The checkpoint signed for tree size ``size``, or ``None`` if the log never signed that size."""
+
+    @abc.abstractmethod
+    async def index_of_event(self, event_id: str) -> int | None:
+        """Index of the entry of decision ``event_id``, or ``None``."""
+
+    @abc.abstractmethod
+    async def indexes_of_item(self, manifest_id: str, item_id: str) -> list[int]:
+        """Indexes of the entries of item ``item_id`` of manifest ``manifest_id``, ascending."""
+
+    @abc.abstractmethod
     async def manifest_entries(self, manifest_id: str) -> list[ManifestEntry]:
         """Every entry of ``manifest_id`` in index order."""
 

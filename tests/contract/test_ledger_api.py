@@ -1,0 +1,271 @@
+"""The ledger's read API on every store adapter: proofs verify with the tlog verifiers against the
+served checkpoints, and the served tiles are byte for byte what ``write_export`` writes."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import pytest
+from consentry_ledger.adapters.http import router
+from consentry_ledger.adapters.sql import SqlLedgerStore
+from consentry_ledger.service import LedgerCorrupted, LedgerService
+from consentry_shared.contracts.v1 import DecisionEvent
+from consentry_shared.db import create_engine
+from consentry_shared.kafka import InRecord, OutRecord
+from consentry_shared.tlog import (
+    Checkpoint,
+    Signer,
+    Verifier,
+    leaf_hash,
+    open_checkpoint,
+    verify_consistency,
+    verify_export,
+    verify_inclusion,
+    write_export,
+)
+from fastapi import FastAPI
+from opentelemetry import trace
+from sqlalchemy import text
+
+ORIGIN = "api.example/ledger"
+SIGNER = Signer.generate(ORIGIN)
+VERIFIER = Verifier.from_vkey(SIGNER.vkey)
+# Batch boundaries, so checkpoints exist at 3, 10, 256, 300 and 600.
+BATCHES = [3, 7, 246, 44, 300]
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.published: dict[str, list[OutRecord]] = {}
+
+    async def publish(self, topic: str, records: Sequence[OutRecord]) -> None:
+        self.published.setdefault(topic, []).extend(records)
+
+
+def decision_record(n: int) -> InRecord:
+    decision = DecisionEvent(
+        event_id=f"ev-{n}",
+        item_event_id=f"it-{n}",
+        manifest_id=f"m-{n % 2}",
+        item_id=f"i-{n // 2}",
+        platform="p",
+        purpose="ai-training",
+        url=f"https://x.example/{n}",
+        verdict="violation" if n % 3 else "consent",
+        reasons=["no-licence"],
+        evidence=[],
+        policy_version="p/1",
+        registry_version=1,
+        decided_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    return InRecord("decisions.v1", n % 3, n, None, decision.model_dump_json().encode(), {})
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return str(request.getfixturevalue("fresh_database_url"))
+
+
+def new_service(store: SqlLedgerStore) -> LedgerService:
+    return LedgerService(
+        store,
+        SIGNER,
+        FakePublisher(),
+        origin=ORIGIN,
+        topic_of=lambda name: name,
+        tracer=trace.get_tracer("test"),
+    )
+
+
+@dataclass
+class Ledger:
+    service: LedgerService
+    store: SqlLedgerStore
+    http: httpx.AsyncClient
+    checkpoints: dict[int, str]
+
+
+@pytest.fixture
+async def ledger(store_url: str) -> AsyncIterator[Ledger]:
+    store = SqlLedgerStore.from_url(store_url)
+    await store.initialise()
+    service = new_service(store)
+    await service.start()
+    checkpoints = {}
+    n = 0
+    for count in BATCHES:
+        await service.append_records([decision_record(i) for i in range(n, n + count)])
+        n += count
+        assert service.checkpoint_note is not None
+        checkpoints[n] = service.checkpoint_note
+    app = FastAPI()
+    app.state.components = SimpleNamespace(service=service, store=store)
+    app.include_router(router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ledger") as http:
+        yield Ledger(service, store, http, checkpoints)
+    await store.close()
+
+
+def b64(values: list[str]) -> list[bytes]:
+    return [base64.b64decode(v) for v in values]
+
+
+def signed(note: str) -> Checkpoint:
+    checkpoint, _ = open_checkpoint(note, [VERIFIER])
+    return checkpoint
+
+
+async def test_inclusion_proofs_verify_against_the_served_checkpoint(ledger: Ledger) -> None:
+    leaves = await ledger.store.leaves(0, 600)
+    for size in (None, 10, 256, 300, 600):
+        for index in (0, 2, 9, 255, 299, 599):
+            if size is not None and index >= size:
+                continue
+            params = {"index": index} | ({"size": size} if size else {})
+            response = await ledger.http.get("/proof/inclusion", params=params)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            checkpoint = signed(body["checkpoint"])
+            assert checkpoint.size == body["tree_size"] == (size or 600)
+            assert base64.b64decode(body["leaf_hash"]) == leaf_hash(leaves[index])
+            verify_inclusion(
+                leaf_hash(leaves[index]), index, checkpoint.size, b64(body["hashes"]), checkpoint.root_hash
+            )
+
+
+async def test_inclusion_by_event_id_and_by_item(ledger: Ledger) -> None:
+    by_event = (await ledger.http.get("/proof/inclusion", params={"event_id": "ev-41"})).json()
+    assert by_event["index"] == 41
+    by_item = (
+        await ledger.http.get("/proof/inclusion", params={"manifest_id": "m-1", "item_id": "i-20"})
+    ).json()
+    assert by_item["index"] == 41
+    missing = await ledger.http.get("/proof/inclusion", params={"event_id": "ev-nope"})
+    assert missing.status_code == 404
+    assert (await ledger.http.get("/proof/inclusion")).status_code == 400
+
+
+async def test_consistency_proofs_verify_between_every_pair_of_checkpoints(ledger: Ledger) -> None:
+    sizes = sorted(ledger.checkpoints)
+    for new in sizes:
+        for old in [0, 1, *sizes]:
+            if old > new:
+                continue
+            response = await ledger.http.get("/proof/consistency", params={"from": old, "to": new})
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert (body["from"], body["to"]) == (old, new)
+            new_checkpoint = signed(body["checkpoint"])
+            assert body["checkpoint"] == ledger.checkpoints[new]
+            assert body["from_checkpoint"] == ledger.checkpoints.get(old)
+            old_root = (
+                signed(ledger.checkpoints[old]).root_hash
+                if old in ledger.checkpoints
+                else ledger.service.hashes.root(old)
+            )
+            verify_consistency(old, new, old_root, new_checkpoint.root_hash, b64(body["hashes"]))
+    latest = (await ledger.http.get("/proof/consistency", params={"from": 10})).json()
+    assert latest["to"] == 600
+
+
+async def test_a_receipt_carries_the_entry_and_its_proof(ledger: Ledger) -> None:
+    body = (await ledger.http.get("/receipt/123")).json()
+    leaf = base64.b64decode(body["leaf"])
+    assert json.loads(leaf) == body["entry"]
+    assert body["entry"]["index"] == 123
+    assert body["entry"]["event_id"] == "ev-123"
+    checkpoint = signed(body["checkpoint"])
+    verify_inclusion(leaf_hash(leaf), 123, checkpoint.size, b64(body["hashes"]), checkpoint.root_hash)
+    assert body["cosignatures"] == []
+    assert (await ledger.http.get("/receipt/600")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        ("/proof/inclusion", {"index": 600}, 404),
+        ("/proof/inclusion", {"index": 5, "size": 5}, 404),  # never signed: 5 is not a batch boundary
+        ("/proof/inclusion", {"index": 5, "size": 601}, 404),
+        ("/proof/consistency", {"from": 11, "to": 10}, 400),
+        ("/proof/consistency", {"from": 1, "to": 11}, 404),
+        ("/tile/0/002.p/89", {}, 404),  # the tree has 88 entries in its third tile
+        ("/tile/entries/003", {}, 404),
+        ("/tile/0/x000/002.p/88", {}, 404),  # not canonical
+        ("/tile/00/000", {}, 404),
+        ("/tile/0/000.p/256", {}, 404),
+        ("/tile/1/000", {}, 404),
+    ],
+)
+async def test_what_the_log_does_not_have_is_refused(
+    ledger: Ledger, path: str, params: dict[str, int], status: int
+) -> None:
+    response = await ledger.http.get(path, params=params)
+    assert response.status_code == status, response.text
+
+
+async def test_served_tiles_are_what_the_export_writes(ledger: Ledger, tmp_path: Path) -> None:
+    for size, note in sorted(ledger.checkpoints.items()):
+        export = tmp_path / f"export-{size}"
+        leaves = await ledger.store.leaves(0, size)
+        write_export(export, note, SIGNER.vkey, leaves)
+        files = [p for p in (export / "tile").rglob("*") if p.is_file()]
+        assert files
+        for path in files:
+            relative = path.relative_to(export).as_posix()
+            response = await ledger.http.get(f"/{relative}")
+            assert response.status_code == 200, relative
+            assert response.content == path.read_bytes(), relative
+            assert "immutable" in response.headers["cache-control"]
+    served = await ledger.http.get("/checkpoint")
+    assert served.text == ledger.checkpoints[600]
+
+
+async def test_a_client_reading_only_tiles_verifies_the_log(ledger: Ledger, tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    (mirror / "tile").mkdir(parents=True)
+    (mirror / "checkpoint").write_text((await ledger.http.get("/checkpoint")).text)
+    for bundle, width in ((0, 256), (1, 256), (2, 88)):
+        suffix = f"00{bundle}" + (f".p/{width}" if width < 256 else "")
+        for kind in ("entries", "0"):
+            target = mirror / "tile" / kind / suffix
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes((await ledger.http.get(f"/tile/{kind}/{suffix}")).content)
+    target = mirror / "tile" / "1" / "000.p/2"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes((await ledger.http.get("/tile/1/000.p/2")).content)
+    report = verify_export(mirror, SIGNER.vkey, since=ledger.checkpoints[10])
+    assert report.size == 600
+
+
+async def test_the_service_refuses_to_start_on_a_database_whose_hashes_were_altered(
+    ledger: Ledger, store_url: str
+) -> None:
+    engine = create_engine(store_url)
+    async with engine.begin() as conn:
+        if store_url.startswith("sqlite"):
+            await conn.execute(text("DROP TRIGGER ledger_entry_no_update"))
+        else:  # what only the tables' owner or a superuser can do
+            await conn.execute(text("ALTER TABLE ledger_entry DISABLE TRIGGER ALL"))
+        await conn.execute(text("UPDATE ledger_entry SET leaf_hash = :h WHERE idx = 77"), {"h": b"\x00" * 32})
+    await engine.dispose()
+    restarted = new_service(ledger.store)
+    with pytest.raises(LedgerCorrupted, match="do not rebuild the root"):
+        await restarted.start()
+
+
+async def test_a_restarted_service_serves_the_same_proofs(ledger: Ledger) -> None:
+    restarted = new_service(ledger.store)
+    await restarted.start()
+    assert restarted.size == 600
+    assert restarted.checkpoint_note == ledger.checkpoints[600]
+    assert restarted.hashes.root() == ledger.service.hashes.root()
+    assert (await restarted.inclusion(77, 300)).hashes == (await ledger.service.inclusion(77, 300)).hashes
