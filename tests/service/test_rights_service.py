@@ -8,7 +8,7 @@ from pathlib import Path
 
 from consentry_rights.app import build
 from consentry_rights.settings import RightsSettings
-from consentry_shared.contracts.v1 import DeadLetter, DecisionEvent, ItemEvent, Reservation
+from consentry_shared.contracts.v1 import DeadLetter, Deal, DecisionEvent, ItemEvent, Reservation
 from faststream.kafka import TestKafkaBroker
 
 from tests.service.fakes import FakeRegistryStore
@@ -72,3 +72,60 @@ async def test_items_become_decisions_and_poison_goes_to_the_dead_letter_topic(t
     assert letters[0].source_topic == "items.v1"
     assert "invalid items.v1 message" in letters[0].reason
     assert json.loads(letters[0].payload) == {"event_id": "broken"}
+
+
+def deal(**overrides: object) -> Deal:
+    fields: dict[str, object] = {
+        "id": "d1",
+        "holder": "h",
+        "licensee": "acme-ai",
+        "match": {"domain": "photos.example"},
+        "purposes": ["ai-training"],
+        "territories": ["*"],
+        "from": "2024-01-01T00:00:00Z",
+        "until": "2099-01-01T00:00:00Z",
+    }
+    fields.update(overrides)
+    return Deal.model_validate(fields)
+
+
+async def test_revoking_a_deal_publishes_consent_revoked_for_items_decided_before(tmp_path: Path) -> None:
+    components = build(RightsSettings(data_dir=tmp_path, telemetry=False), store=FakeRegistryStore())
+    decisions: list[DecisionEvent] = []
+
+    @components.broker.subscriber("decisions.v1")
+    async def collect(body: dict) -> None:
+        decisions.append(DecisionEvent.model_validate(body))
+
+    unlicensed = ITEM.model_copy(update={"license": None})  # only a deal can grant it
+    other = ItemEvent.model_validate(
+        {
+            **unlicensed.model_dump(),
+            "event_id": "ev-2",
+            "item_id": "elsewhere",
+            "url": "https://other.example/x",
+        }
+    )
+    async with TestKafkaBroker(components.broker) as test_broker:
+        await components.service.import_records([deal()])
+        await test_broker.publish_batch(
+            unlicensed.model_dump_json().encode(), other.model_dump_json().encode(), topic="items.v1"
+        )
+        assert [(d.item_id, d.verdict) for d in decisions] == [
+            ("photo-1", "consent"),
+            ("elsewhere", "violation"),
+        ]
+
+        await components.service.import_records([deal(revoked_at="2025-06-01T00:00:00Z")])
+        assert components.service.last_reevaluation == (1, 1)  # only the photos.example item was touched
+        revoked = decisions[-1]
+        assert (revoked.item_id, revoked.verdict) == ("photo-1", "violation")
+        assert revoked.reasons[:1] == ["consent-revoked"]
+        assert "deal-revoked:d1" in revoked.reasons
+        assert revoked.event_id != decisions[0].event_id
+        assert revoked.registry_version == 2
+
+        await components.service.import_records([deal(id="d2")])
+        granted = decisions[-1]
+        assert (granted.verdict, granted.reasons[:2]) == ("consent", ["consent-granted", "deal:d2"])
+        assert len(decisions) == 4

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import (
@@ -32,9 +33,10 @@ from consentry_shared.telemetry import group_by_trace, span_in_context
 from opentelemetry import trace
 from pydantic import ValidationError
 
-from consentry_rights.adapters.store import RegistryStore
-from consentry_rights.domain import Policy, RegistryView, decide
+from consentry_rights.adapters.store import DecidedItem, RegistryStore
+from consentry_rights.domain import Decision, Policy, RegistryView, decide
 from consentry_rights.domain.importing import RegistryRecord
+from consentry_rights.domain.revocation import redecide, selectors_of
 
 log = logging.getLogger(__name__)
 _SERVICE = "rights"
@@ -72,6 +74,7 @@ class RightsService:
         self._tracer = tracer
         self._view = RegistryView()
         self._reload_lock = asyncio.Lock()
+        self.last_reevaluation: tuple[int, int] = (0, 0)
 
     @property
     def registry_version(self) -> int:
@@ -88,7 +91,8 @@ class RightsService:
                 log.info("registry version %d loaded (%d records)", version, len(self._view))
 
     async def import_records(self, records: Sequence[RegistryRecord]) -> int:
-        """Store an import, load it, and announce each change on ``rights.updates.v1``."""
+        """Store an import, load it, announce each change on ``rights.updates.v1``, and decide
+        again the earlier items it touches (see :meth:`reevaluate`)."""
         version = await self._store.upsert(records)
         await self.refresh()
         now = utc_now()
@@ -104,6 +108,7 @@ class RightsService:
                 for r in records
             ],
         )
+        self.last_reevaluation = await self.reevaluate(records)
         return version
 
     async def decide_records(self, records: Sequence[InRecord]) -> int:
@@ -114,6 +119,7 @@ class RightsService:
         await self.refresh()
         view = self._view
         dead: list[OutRecord] = []
+        remembered: list[DecidedItem] = []
         decided = 0
         for context, group in group_by_trace(records, lambda r: r.headers):
             out: list[OutRecord] = []
@@ -128,22 +134,10 @@ class RightsService:
                         )
                         continue
                     decision = decide(item, view, self._policy, at)
-                    event = DecisionEvent(
-                        event_id=decision_event_id(item.event_id, item.purpose.value),
-                        item_event_id=item.event_id,
-                        manifest_id=item.manifest_id,
-                        item_id=item.item_id,
-                        platform=item.platform,
-                        purpose=item.purpose,
-                        url=item.url,
-                        sha256=item.sha256,
-                        verdict=decision.verdict,
-                        reasons=list(decision.reasons),
-                        evidence=list(decision.evidence),
-                        policy_version=self._policy.version,
-                        registry_version=view.version,
-                        decided_at=at,
+                    event = self._event(
+                        item, decision, view.version, at, decision_event_id(item.event_id, item.purpose.value)
                     )
+                    remembered.append(DecidedItem(item, decision.verdict, event.event_id))
                     out.append(
                         OutRecord(
                             key=record.key or item.event_id.encode(),
@@ -154,4 +148,60 @@ class RightsService:
                 decided += len(out)
         if dead:
             await self._publisher.publish(self._topic(topics.dead_letter(topics.ITEMS)), dead)
+        await self._store.remember_decisions(remembered)
         return decided
+
+    def _event(
+        self, item: ItemEvent, decision: Decision, registry_version: int, at: datetime, event_id: str
+    ) -> DecisionEvent:
+        return DecisionEvent(
+            event_id=event_id,
+            item_event_id=item.event_id,
+            manifest_id=item.manifest_id,
+            item_id=item.item_id,
+            platform=item.platform,
+            purpose=item.purpose,
+            url=item.url,
+            sha256=item.sha256,
+            verdict=decision.verdict,
+            reasons=list(decision.reasons),
+            evidence=list(decision.evidence),
+            policy_version=self._policy.version,
+            registry_version=registry_version,
+            decided_at=at,
+        )
+
+    async def reevaluate(self, records: Sequence[RegistryRecord]) -> tuple[int, int]:
+        """Decide again every remembered item the changed ``records`` may touch; publish the
+        decisions whose verdict flipped (``consent-revoked`` / ``consent-granted``).
+
+        Returns (items re-evaluated, decisions published).
+        """
+        selectors = selectors_of(records)
+        if not selectors:
+            return 0, 0
+        candidates = await self._store.decided_items(selectors)
+        view = self._view
+        at = utc_now()
+        out: list[OutRecord] = []
+        remembered: list[DecidedItem] = []
+        for candidate in candidates:
+            item = candidate.item
+            decision = redecide(item, candidate.verdict, view, self._policy, at)
+            if decision is None:
+                continue
+            event_id = decision_event_id(item.event_id, f"{item.purpose.value}@{view.version}")
+            event = self._event(item, decision, view.version, at, event_id)
+            remembered.append(DecidedItem(item, decision.verdict, event_id))
+            key = (item.sha256 or str(item.url)).encode()
+            out.append(OutRecord(key=key, value=event.model_dump_json(exclude_none=True).encode()))
+        await self._publisher.publish(self._topic(topics.DECISIONS), out)
+        await self._store.remember_decisions(remembered)
+        if out:
+            log.info(
+                "registry version %d changed %d of %d earlier decisions",
+                view.version,
+                len(out),
+                len(candidates),
+            )
+        return len(candidates), len(out)

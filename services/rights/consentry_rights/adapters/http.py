@@ -64,4 +64,11 @@ async def import_registry(request: Request) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for record in parsed.records:
         counts[record.kind] = counts.get(record.kind, 0) + 1
-    return {"registry_version": version, "imported": len(parsed.records), "by_kind": counts}
+    reevaluated, changed = components.service.last_reevaluation
+    return {
+        "registry_version": version,
+        "imported": len(parsed.records),
+        "by_kind": counts,
+        "reevaluated": reevaluated,
+        "decisions_changed": changed,
+    }

@@ -4,24 +4,31 @@ Contract: :meth:`RegistryStore.upsert` stores a whole import in one transaction 
 registry version once; :meth:`RegistryStore.snapshot` returns every current record with the
 version they make up. A record is identified by ``(kind, id)``; re-importing it replaces it
 (a deal re-imported with ``revoked_at`` is how a revocation arrives).
+
+The store also remembers each item's latest verdict (:meth:`RegistryStore.remember_decisions`),
+so that a registry change can find the items it touches (:meth:`RegistryStore.decided_items`) and
+decide them again: live revocation.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from consentry_shared.contracts.v1 import registry_record_adapter, utc_now
+from consentry_shared.contracts.v1 import ItemEvent, Verdict, registry_record_adapter, utc_now
 from consentry_shared.db import create_engine, is_sqlite
-from sqlalchemy import BigInteger, Column, Text, func, select
+from sqlalchemy import BigInteger, Column, Text, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Field, SQLModel
 
 from consentry_rights.domain.importing import RegistryRecord
+from consentry_rights.domain.revocation import Selectors
 
 
 class RegistryStore(abc.ABC):
@@ -41,7 +48,29 @@ class RegistryStore(abc.ABC):
         """Store ``records`` atomically and return the new registry version."""
 
     @abc.abstractmethod
+    async def remember_decisions(self, decided: Sequence[DecidedItem]) -> None:
+        """Store (or replace) the latest verdict of each item."""
+
+    @abc.abstractmethod
+    async def decided_items(self, selectors: Selectors) -> list[DecidedItem]:
+        """Every remembered item that any of ``selectors`` matches (hash, domain or subdomain,
+        URL prefix)."""
+
+    @abc.abstractmethod
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DecidedItem:
+    """An item as it was decided, and the verdict it has now."""
+
+    item: ItemEvent
+    verdict: Verdict
+    decision_event_id: str
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(str(self.item.url)).hostname or "").lower()
 
 
 _metadata = SQLModel.metadata.__class__()
@@ -70,8 +99,21 @@ class VersionRow(_RightsTable, table=True):
     records: int
 
 
+class DecidedItemRow(_RightsTable, table=True):
+    __tablename__ = "rights_decided_item"
+
+    item_event_id: str = Field(primary_key=True)
+    host: str = Field(index=True)
+    url: str
+    sha256: str | None = Field(default=None, index=True)
+    item: str = Field(sa_column=Column(Text, nullable=False))
+    verdict: str
+    decision_event_id: str
+
+
 _record = RecordRow.__table__  # type: ignore[attr-defined]
 _version = VersionRow.__table__  # type: ignore[attr-defined]
+_decided = DecidedItemRow.__table__  # type: ignore[attr-defined]
 
 
 class SqlRegistryStore(RegistryStore):
@@ -146,5 +188,54 @@ class SqlRegistryStore(RegistryStore):
                 )
         return version
 
+    async def remember_decisions(self, decided: Sequence[DecidedItem]) -> None:
+        if not decided:
+            return
+        insert: Any = (sqlite_insert if self._sqlite else pg_insert)(_decided)
+        statement = insert.on_conflict_do_update(
+            index_elements=["item_event_id"],
+            set_={"verdict": insert.excluded.verdict, "decision_event_id": insert.excluded.decision_event_id},
+        )
+        async with self._engine.begin() as conn:
+            for start in range(0, len(decided), 2000):
+                await conn.execute(
+                    statement,
+                    [
+                        {
+                            "item_event_id": d.item.event_id,
+                            "host": d.host,
+                            "url": str(d.item.url),
+                            "sha256": d.item.sha256,
+                            "item": d.item.model_dump_json(exclude_none=True),
+                            "verdict": d.verdict.value,
+                            "decision_event_id": d.decision_event_id,
+                        }
+                        for d in decided[start : start + 2000]
+                    ],
+                )
+
+    async def decided_items(self, selectors: Selectors) -> list[DecidedItem]:
+        conditions: list[Any] = []
+        if selectors.sha256:
+            conditions.append(_decided.c.sha256.in_(sorted(selectors.sha256)))
+        for domain in sorted(selectors.domains):
+            conditions.append(_decided.c.host == domain)
+            conditions.append(_decided.c.host.like(f"%.{_escape_like(domain)}", escape="\\"))
+        for prefix in sorted(selectors.url_prefixes):
+            conditions.append(_decided.c.url.like(f"{_escape_like(prefix)}%", escape="\\"))
+        if not conditions:
+            return []
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(_decided.c.item, _decided.c.verdict, _decided.c.decision_event_id).where(
+                    or_(*conditions)
+                )
+            )
+            return [DecidedItem(ItemEvent.model_validate_json(r[0]), Verdict(r[1]), r[2]) for r in rows]
+
     async def close(self) -> None:
         await self._engine.dispose()
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

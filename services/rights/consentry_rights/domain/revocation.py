@@ -1,0 +1,70 @@
+"""Live revocation: which earlier decisions a registry change can touch, and what becomes of them.
+
+A new reservation, a revoked or expired deal, or a corrected work licence changes the verdict of
+items decided before it. :func:`selectors_of` says which stored items a change may affect (by
+hash, domain and URL prefix: the same selectors the records match on); :func:`redecide` decides
+such an item again and, only when the verdict flips, returns the new decision with its first
+reason saying which way: ``consent-revoked`` or ``consent-granted``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from consentry_shared.contracts.v1 import Deal, ItemEvent, Match, Reservation, Verdict, Work
+
+from .decide import Decision, Policy, decide
+from .registry import RegistryView, normalise_url
+
+CONSENT_REVOKED = "consent-revoked"
+CONSENT_GRANTED = "consent-granted"
+
+
+@dataclass(frozen=True, slots=True)
+class Selectors:
+    """What a set of registry changes covers: an item is affected if any selector matches it."""
+
+    sha256: frozenset[str] = field(default_factory=frozenset)
+    domains: frozenset[str] = field(default_factory=frozenset)
+    url_prefixes: frozenset[str] = field(default_factory=frozenset)
+
+    def __bool__(self) -> bool:
+        return bool(self.sha256 or self.domains or self.url_prefixes)
+
+
+def selectors_of(records: Iterable[Reservation | Deal | Work]) -> Selectors:
+    """The selectors of every changed record (a work by its hash, the others by their match)."""
+    sha256: set[str] = set()
+    domains: set[str] = set()
+    prefixes: set[str] = set()
+    for record in records:
+        if isinstance(record, Work):
+            sha256.add(record.sha256)
+            continue
+        match: Match = record.match
+        if match.sha256:
+            sha256.add(match.sha256)
+        if match.domain:
+            domains.add(match.domain)
+        if match.url_prefix:
+            prefixes.add(normalise_url(match.url_prefix))  # stored items are normalised
+    return Selectors(frozenset(sha256), frozenset(domains), frozenset(prefixes))
+
+
+def redecide(
+    item: ItemEvent, previous: Verdict, registry: RegistryView, policy: Policy, at: datetime
+) -> Decision | None:
+    """The item's decision under ``registry`` if its verdict differs from ``previous``, else None.
+
+    An item that was not consented before and still is not (violation <-> unknown) does not
+    flip: only the line between consent and no consent is news for the ledger.
+    """
+    decision = decide(item, registry, policy, at)
+    was_consent = previous == Verdict.CONSENT
+    is_consent = decision.verdict == Verdict.CONSENT
+    if was_consent == is_consent:
+        return None
+    change = CONSENT_GRANTED if is_consent else CONSENT_REVOKED
+    return Decision(decision.verdict, (change, *decision.reasons), decision.evidence)

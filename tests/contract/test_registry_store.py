@@ -1,0 +1,102 @@
+"""The registry store contract, run against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from consentry_rights.adapters.store import DecidedItem, RegistryStore, SqlRegistryStore
+from consentry_rights.domain.revocation import Selectors
+from consentry_shared.contracts.v1 import ItemEvent, Verdict, Work, registry_record_adapter
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RegistryStore]:
+    url = (
+        f"sqlite:///{tmp_path / 'rights.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("fresh_database_url")
+    )
+    adapter = SqlRegistryStore.from_url(url)
+    await adapter.initialise()
+    yield adapter
+    await adapter.close()
+
+
+def work(n: int, licence: str = "MIT") -> Work:
+    return Work(id=f"w{n}", holder="h", sha256=f"{n:064x}", license=licence)
+
+
+def item(n: int, url: str, sha256: str | None = None) -> ItemEvent:
+    return ItemEvent.model_validate(
+        {
+            "event_id": f"ev-{n}",
+            "manifest_id": "m",
+            "item_id": f"i{n}",
+            "line": n + 1,
+            "platform": "p",
+            "purpose": "ai-training",
+            "url": url,
+            "sha256": sha256,
+            "submitted_at": datetime(2026, 1, 1, tzinfo=UTC),
+        }
+    )
+
+
+async def test_an_import_is_one_new_version_and_re_importing_replaces(store: RegistryStore) -> None:
+    assert await store.snapshot() == (0, [])
+    assert await store.upsert([work(1), work(2)]) == 1
+    assert await store.upsert([work(1, "CC0-1.0")]) == 2
+    version, records = await store.snapshot()
+    assert version == await store.version() == 2
+    assert sorted((r.id, r.license) for r in records if isinstance(r, Work)) == [
+        ("w1", "CC0-1.0"),
+        ("w2", "MIT"),
+    ]
+
+
+async def test_aliases_round_trip(store: RegistryStore) -> None:
+    deal = registry_record_adapter.validate_python(
+        {
+            "kind": "deal",
+            "id": "d",
+            "holder": "h",
+            "licensee": "p",
+            "match": {"domain": "x.example"},
+            "purposes": ["ai-training"],
+            "from": "2025-01-01T00:00:00Z",
+            "until": "2026-01-01T00:00:00Z",
+            "revoked_at": "2025-06-01T00:00:00Z",
+        }
+    )
+    await store.upsert([deal])
+    assert (await store.snapshot())[1] == [deal]
+
+
+async def test_decided_items_are_found_by_hash_domain_subdomain_and_prefix(store: RegistryStore) -> None:
+    items = [
+        item(1, "https://photos.example/a.jpg"),
+        item(2, "https://cdn.photos.example/b.jpg"),
+        item(3, "https://notphotos.example/c.jpg"),
+        item(4, "https://news.example/archive/2024/x"),
+        item(5, "https://news.example/archive_old/y"),  # "_" must not act as a LIKE wildcard
+        item(6, "https://elsewhere.example/z", sha256="ab" * 32),
+    ]
+    await store.remember_decisions([DecidedItem(i, Verdict.CONSENT, f"d-{i.event_id}") for i in items])
+    await store.remember_decisions([DecidedItem(items[0], Verdict.VIOLATION, "d-new")])  # replaces
+
+    async def found(selectors: Selectors) -> set[str]:
+        return {d.item.item_id for d in await store.decided_items(selectors)}
+
+    assert await found(Selectors(domains=frozenset({"photos.example"}))) == {"i1", "i2"}
+    assert await found(Selectors(url_prefixes=frozenset({"https://news.example/archive/"}))) == {"i4"}
+    assert await found(Selectors(sha256=frozenset({"ab" * 32}))) == {"i6"}
+    assert await found(Selectors()) == set()
+    latest = [
+        d
+        for d in await store.decided_items(Selectors(domains=frozenset({"photos.example"})))
+        if d.item.item_id == "i1"
+    ]
+    assert [(d.verdict, d.decision_event_id) for d in latest] == [(Verdict.VIOLATION, "d-new")]
