@@ -235,8 +235,9 @@ class _Fields:
             self.parameters()
             if self.peek() not in (" ", ")") or not self.peek():
                 raise self.fail("bad inner list")
+        value = self.text[start : self.pos]
         self.parameters()
-        return "inner-list", self.text[start : self.pos]
+        return "inner-list", value
 
 
 def parse_sf_dictionary(text: str) -> dict[str, tuple[str, str]]:

@@ -278,8 +278,8 @@ class RobotsTxt:
         """Readings for ``url``: crawl rules per token, then the usage lines that apply.
 
         ``agents`` maps crawler tokens to the purposes their rules stand for; the platform's own
-        token, if given, stands for every purpose. Tokens in the same group with the same outcome
-        share one reading.
+        token, if given, stands for every purpose; with neither, the file is read for any crawler
+        (``*``). Tokens in the same group with the same outcome share one reading.
         """
         tokens: dict[str, tuple[str, frozenset[str]]] = {}
         for token, purposes in agents.items():
@@ -287,6 +287,8 @@ class RobotsTxt:
         if platform_token:
             previous = tokens.get(platform_token.lower(), (platform_token, frozenset()))
             tokens[platform_token.lower()] = (previous[0], previous[1] | ALL_PURPOSES)
+        if not tokens:  # no crawler named: read the file as it speaks to any crawler
+            tokens["*"] = ("*", ALL_PURPOSES)
         path = url_path(url)
         outcomes: dict[tuple[int, bool, _Rule | None], tuple[list[str], set[str], _Selection | None]] = {}
         usage_rules: dict[int, _UsageRule] = {}
