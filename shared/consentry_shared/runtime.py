@@ -31,7 +31,12 @@ async def broker_lifespan(
     names = []
     for name in logical_topics:
         names += [settings.topic(name), settings.topic(dead_letter(name))]
-    layout = await ensure_topics(settings.kafka_bootstrap_servers, names, partitions=partitions)
+    layout = await ensure_topics(
+        settings.kafka_bootstrap_servers,
+        names,
+        partitions=partitions,
+        client_options=settings.kafka_security().for_aiokafka(),
+    )
     publisher.set_layout(layout)  # before the first consumed batch can publish
     await broker.start()
     try:

@@ -9,19 +9,43 @@ every other setting has a safe default for the embedded mode.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from consentry_shared.kafka.security import KafkaSecurity
 
 
 class ServiceSettings(BaseSettings):
     """What every service needs: where Kafka is, where its database is, where its files go."""
 
-    model_config = SettingsConfigDict(env_prefix="CONSENTRY_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="CONSENTRY_", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "CONSENTRY_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL", "CONSENTRY_KAFKA_SECURITY_PROTOCOL"),
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_SASL_MECHANISM", "CONSENTRY_KAFKA_SASL_MECHANISM"),
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SASL_USERNAME", "CONSENTRY_KAFKA_SASL_USERNAME")
+    )
+    kafka_sasl_password: str | None = Field(
+        default=None,
+        repr=False,
+        validation_alias=AliasChoices("KAFKA_SASL_PASSWORD", "CONSENTRY_KAFKA_SASL_PASSWORD"),
+    )
+    kafka_ssl_cafile: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SSL_CAFILE", "CONSENTRY_KAFKA_SSL_CAFILE")
     )
     database_url: str | None = Field(
         default=None,
@@ -55,6 +79,16 @@ class ServiceSettings(BaseSettings):
     def consumer_heartbeat_ms(self) -> int:
         """A third of the session timeout, as Kafka recommends."""
         return max(100, self.consumer_session_timeout_ms // 3)
+
+    def kafka_security(self) -> KafkaSecurity:
+        """How to reach Kafka (TLS, SASL), checked for consistency."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password,
+            cafile=self.kafka_ssl_cafile,
+        )
 
     def topic(self, name: str) -> str:
         """The physical topic name for a logical one such as ``items.v1``."""

@@ -107,7 +107,7 @@ def setup_tracing(service: str, data_dir: Path, *, enabled: bool = True) -> Trac
         exporter = ConsoleSpanExporter()
     elif choice == "otlp":
         try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
                 OTLPSpanExporter,
             )
         except ImportError as missing:

@@ -47,19 +47,6 @@ USES_DATABASE = {"rights", "ledger"}
 READS = {"ingest": topics.MANIFESTS, "rights": topics.ITEMS, "ledger": topics.DECISIONS}
 WRITES = {"ingest": topics.ITEMS, "rights": topics.DECISIONS, "ledger": topics.LEDGER_ENTRIES}
 
-# Kafka client security settings the deploy files expose (deploy/README.md, "Kafka security").
-# They map one to one onto aiokafka's security_protocol, sasl_mechanism, sasl_plain_username,
-# sasl_plain_password and ssl_context (cafile). Until the settings classes carry them they are
-# accepted here by name; once a class has one, it is checked like any other setting.
-KAFKA_SECURITY_ENV = frozenset(
-    {
-        "KAFKA_SECURITY_PROTOCOL",
-        "KAFKA_SASL_MECHANISM",
-        "KAFKA_SASL_USERNAME",
-        "KAFKA_SASL_PASSWORD",
-        "KAFKA_SSL_CAFILE",
-    }
-)
 SECURITY_PROTOCOLS = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}
 SASL_MECHANISMS = {"", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"}
 
@@ -97,8 +84,8 @@ def env_names(cls: type[ServiceSettings]) -> frozenset[str]:
 
 
 def unknown_env(names: set[str], services: list[str]) -> set[str]:
-    """The names in ``names`` that none of ``services`` reads and that are no OTel/pending name."""
-    known = set(OTEL_ENV) | set(KAFKA_SECURITY_ENV)
+    """The names in ``names`` that none of ``services`` reads and that are no OTel name."""
+    known = set(OTEL_ENV)
     for service in services:
         known |= env_names(SERVICES[service])
     return {name for name in names if name.upper() not in known}

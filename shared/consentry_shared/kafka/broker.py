@@ -6,6 +6,8 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 
+from consentry_shared.kafka.security import KafkaSecurity
+
 # One produce request carries at most this many bytes per partition; it stays below the broker's
 # default message.max.bytes (1 MiB) so a full batch is never refused.
 MAX_BATCH_BYTES = 900 * 1024
@@ -16,6 +18,7 @@ def make_broker(
     *,
     client_id: str,
     tracer_provider: TracerProvider | None,
+    security: KafkaSecurity | None = None,
 ) -> KafkaBroker:
     """A broker with durable producer settings (acks=all) and, if given, OpenTelemetry tracing.
 
@@ -34,5 +37,6 @@ def make_broker(
         max_request_size=4 * 1024 * 1024,
         request_timeout_ms=30_000,
         middlewares=middlewares,
+        security=security.for_faststream() if security else None,
         logger=None,
     )

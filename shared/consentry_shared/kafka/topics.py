@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -20,6 +21,7 @@ async def ensure_topics(
     partitions: int,
     replication_factor: int = 1,
     timeout_s: float = 60.0,
+    client_options: dict[str, Any] | None = None,
 ) -> dict[str, int]:
     """Create the missing ``topics`` and return the partition count of every one of them.
 
@@ -29,7 +31,9 @@ async def ensure_topics(
     wanted = list(dict.fromkeys(topics))
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="consentry-admin")
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap_servers, client_id="consentry-admin", **(client_options or {})
+        )
         try:
             await admin.start()
             existing = set(await admin.list_topics())
