@@ -335,36 +335,213 @@ def ledger_export(
     out.print(stats, highlight=False)
 
 
+ledger_proof_app = typer.Typer(
+    help="Proofs from the live log, each verified against a signed checkpoint before it is shown.",
+    no_args_is_help=True,
+)
+ledger_app.add_typer(ledger_proof_app, name="proof")
+
+_LedgerUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--url", help="The ledger's base URL (default: $CONSENTRY_LEDGER_URL or http://127.0.0.1:8703)"
+    ),
+]
+_Vkey = Annotated[
+    str | None,
+    typer.Option(
+        "--vkey",
+        help="The log's verifier key, or a file holding it (default: the key the log serves, which "
+        "checks consistency but not the log's identity)",
+    ),
+]
+_AsJson = Annotated[bool, typer.Option("--json", help="Print the proof as JSON (hashes in base64)")]
+
+
+def _ledger_url(url: str | None) -> str:
+    from consentry.client import Urls
+
+    return url or Urls().ledger
+
+
+def _checked(fetch: Any) -> dict[str, Any]:
+    """Run a proof fetch-and-verify, mapping its failures to the documented exit codes."""
+    from consentry.proofs import ProofFailed, ProofUsageError
+
+    try:
+        result: dict[str, Any] = fetch()
+    except ProofUsageError as error:
+        _fail(EXIT_BAD_INPUT, str(error))
+    except ProofFailed as failure:
+        err.print(f"[bold red]proof FAILED:[/] {failure}", highlight=False)
+        raise typer.Exit(EXIT_VERIFY_FAILED) from None
+    except ConsentryError as error:
+        _client_errors(error)
+    if not result.get("vkey_independent"):
+        err.print("note: checked with the key the log serves; pass --vkey to check its identity too")
+    return result
+
+
+@ledger_proof_app.command("inclusion")
+def ledger_proof_inclusion(
+    index: Annotated[int | None, typer.Option("--index", min=0, help="The entry's index")] = None,
+    size: Annotated[
+        int | None, typer.Option("--size", min=1, help="Tree size of a signed checkpoint (default: latest)")
+    ] = None,
+    event_id: Annotated[
+        str | None, typer.Option("--event-id", help="Find the entry by decision event id")
+    ] = None,
+    manifest_id: Annotated[str | None, typer.Option("--manifest-id", help="With --item-id")] = None,
+    item_id: Annotated[
+        str | None, typer.Option("--item-id", help="Find the item's latest entry (with --manifest-id)")
+    ] = None,
+    url: _LedgerUrl = None,
+    vkey: _Vkey = None,
+    as_json: _AsJson = False,
+) -> None:
+    """Prove that an entry is in the log: fetch it, re-hash it, verify its RFC 9162 inclusion proof
+    against the signed checkpoint.
+
+    Exit codes:
+      0  the proof verifies
+      1  it does not, or the checkpoint is not signed by the key
+      2  bad arguments or key, or no such entry or checkpoint size
+      4  the ledger cannot be reached
+    """
+    from consentry.proofs import LedgerHttp, checked_inclusion, resolve_key
+
+    if index is None and event_id is None and not (manifest_id and item_id):
+        _fail(EXIT_BAD_INPUT, "give --index, --event-id, or --manifest-id with --item-id")
+    with LedgerHttp(_ledger_url(url)) as http:
+        result = _checked(
+            lambda: checked_inclusion(
+                http,
+                resolve_key(vkey, http),
+                index=index,
+                size=size,
+                event_id=event_id,
+                manifest_id=manifest_id,
+                item_id=item_id,
+            )
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    entry = result["entry"]
+    out.print(
+        f"OK: entry {result['index']} ({entry.get('verdict')} for item {entry.get('item_id')} of manifest "
+        f"{entry.get('manifest_id')}) is in the signed tree of size {result['tree_size']}; "
+        f"{len(result['hashes'])}-hash inclusion proof verified",
+        highlight=False,
+    )
+
+
+@ledger_proof_app.command("consistency")
+def ledger_proof_consistency(
+    from_size: Annotated[
+        int | None, typer.Option("--from", min=0, help="The older tree size (default: that of --since)")
+    ] = None,
+    to_size: Annotated[
+        int | None, typer.Option("--to", min=1, help="Tree size of a signed checkpoint (default: latest)")
+    ] = None,
+    since: Annotated[
+        Path | None,
+        typer.Option(
+            "--since",
+            exists=True,
+            dir_okay=False,
+            help="A checkpoint you saved: prove the log still extends it",
+        ),
+    ] = None,
+    url: _LedgerUrl = None,
+    vkey: _Vkey = None,
+    as_json: _AsJson = False,
+) -> None:
+    """Prove that the log only grew between two sizes (no entry changed, removed or reordered):
+    verify the RFC 9162 consistency proof between the two signed checkpoints.
+
+    Exit codes:
+      0  the proof verifies
+      1  it does not (a split view or a rollback), or a checkpoint is not signed by the key
+      2  bad arguments or key, or no checkpoint of that size
+      4  the ledger cannot be reached
+    """
+    from consentry.proofs import LedgerHttp, checked_consistency, resolve_key
+
+    saved = since.read_text(encoding="utf-8") if since is not None else None
+    with LedgerHttp(_ledger_url(url)) as http:
+        result = _checked(
+            lambda: checked_consistency(
+                http, resolve_key(vkey, http), old_size=from_size, new_size=to_size, since=saved
+            )
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    out.print(
+        f"OK: the tree of size {result['from']} is a prefix of the signed tree of size {result['to']}; "
+        f"{len(result['hashes'])}-hash consistency proof verified",
+        highlight=False,
+    )
+
+
 @ledger_app.command("verify")
 def ledger_verify(
     directory: Annotated[
-        Path, typer.Argument(exists=True, file_okay=False, help="An export made by `consentry ledger export`")
-    ],
+        Path | None,
+        typer.Argument(exists=True, file_okay=False, help="An export made by `consentry ledger export`"),
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Verify a live log instead, by reading the tiles it serves"),
+    ] = None,
     vkey: Annotated[
         str | None,
         typer.Option(
-            help="The log's verifier key, or a file holding it (default: DIR/vkey; pass it to trust "
-            "nothing in the export)"
+            help="The log's verifier key, or a file holding it (default: DIR/vkey, or the key the log "
+            "serves; pass it to trust nothing the log provides)"
         ),
     ] = None,
     since: Annotated[
-        Path | None, typer.Option(help="A checkpoint you saved earlier: the log must be consistent with it")
+        Path | None,
+        typer.Option(
+            help="A checkpoint you saved earlier: the log must be consistent with it; on success the "
+            "file is updated to the newly verified checkpoint (unless --save says where)"
+        ),
     ] = None,
     save: Annotated[
         Path | None, typer.Option(help="Write the verified checkpoint here for next time")
     ] = None,
 ) -> None:
-    """Verify an export offline: signature, every entry re-hashed, the root rebuilt, entry schema.
+    """Verify the log: the checkpoint's signature, every entry re-hashed and schema-checked,
+    contiguous indexes, per-partition offsets increasing, the root rebuilt, consistency with
+    the checkpoint you saved.
 
-    Needs nothing but the export and the key. Exit 0 if it verifies, 1 naming the first bad
-    entry if it does not, 2 if the export or key cannot be read.
+    DIR: needs nothing but the export and the key (no database, broker or network).
+    --url: reads the live log's tiles over HTTP and verifies exactly what it serves.
+
+    Exit codes:
+      0  verified
+      1  verification failed: the message names the first bad entry
+      2  the export, key or saved checkpoint cannot be read, or bad arguments
+      4  the log at --url cannot be reached
     """
-    from consentry.ledger_tools import VerifyUsageError, verify_log
+    from consentry.ledger_tools import VerifyUsageError, verify_log, verify_url
 
+    if (directory is None) == (url is None):
+        _fail(EXIT_BAD_INPUT, "give an export DIR or --url, not both")
     try:
-        result = verify_log(directory, vkey=vkey, since=since, save=save)
+        if url is not None:
+            result = verify_url(url, vkey=vkey, since=since, save=save)
+        else:
+            assert directory is not None
+            result = verify_log(directory, vkey=vkey, since=since, save=save)
     except VerifyUsageError as error:
         _fail(EXIT_BAD_INPUT, str(error))
+    except ConsentryError as error:
+        _client_errors(error)
+    for note in result.notes:
+        err.print(note, highlight=False)
     if not result.ok:
         err.print(f"[bold red]verification FAILED:[/] {result.message}", highlight=False)
         raise typer.Exit(EXIT_VERIFY_FAILED)

@@ -1,12 +1,15 @@
 """``consentry ledger export`` and ``consentry ledger verify``.
 
 Export reads the running ledger over HTTP and writes the C2SP tlog-tiles layout; verify needs
-only that directory and the log's verifier key (no database, no broker, no network).
+only that directory and the log's verifier key (no database, no broker, no network). ``verify
+--url`` reads a live log's tiles over HTTP into a temporary directory and verifies that copy the
+same way, so what the log *serves* is what gets checked.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,7 @@ class VerifyUsageError(Exception):
 class VerifyResult:
     ok: bool
     message: str
+    notes: tuple[str, ...] = ()
 
 
 def export_log(client: ConsentryClient, directory: Path) -> str:
@@ -64,23 +68,63 @@ class _EntryChecker:
         return None
 
 
+def _read_vkey(vkey: str) -> str:
+    path = Path(vkey)
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else vkey.strip()
+
+
+def _read_since(since: Path | None) -> str | None:
+    if since is None:
+        return None
+    try:
+        return since.read_text(encoding="utf-8")
+    except OSError as error:
+        raise VerifyUsageError(f"cannot read --since {since}: {error}") from None
+
+
 def verify_log(directory: Path, *, vkey: str | None, since: Path | None, save: Path | None) -> VerifyResult:
-    """Verify the export at ``directory``; see ``consentry ledger verify --help``."""
+    """Verify the export at ``directory``; see ``consentry ledger verify --help``.
+
+    On success the verified checkpoint is written to ``save``, or else back to ``since``.
+    """
     if vkey is None:
         vkey_path = directory / "vkey"
         if not vkey_path.exists():
             raise VerifyUsageError(f"no --vkey given and {vkey_path} does not exist")
         vkey = vkey_path.read_text(encoding="utf-8").strip()
-    elif Path(vkey).is_file():
-        vkey = Path(vkey).read_text(encoding="utf-8").strip()
+    else:
+        vkey = _read_vkey(vkey)
     if not (directory / "checkpoint").exists():
         raise VerifyUsageError(f"{directory} has no checkpoint: is it an export?")
-    saved = None
-    if since is not None:
+    return _verify_directory(directory, vkey, since, save or since)
+
+
+def verify_url(url: str, *, vkey: str | None, since: Path | None, save: Path | None) -> VerifyResult:
+    """Verify the live log at ``url`` from the tiles it serves; see ``consentry ledger verify --help``.
+
+    Raises the client's errors when the log cannot be read (exit 4).
+    """
+    from consentry.proofs import LedgerHttp, ProofFailed, mirror_tiles
+
+    notes: list[str] = []
+    with LedgerHttp(url) as http, tempfile.TemporaryDirectory(prefix="consentry-verify-") as scratch:
+        if vkey is None:
+            vkey = http.get("/vkey").decode("utf-8").strip()
+            notes.append(
+                "note: using the key the log itself serves; pass --vkey to verify the log's identity too"
+            )
+        else:
+            vkey = _read_vkey(vkey)
         try:
-            saved = since.read_text(encoding="utf-8")
-        except OSError as error:
-            raise VerifyUsageError(f"cannot read --since {since}: {error}") from None
+            mirror_tiles(http, Path(scratch))
+        except ProofFailed as failure:
+            return VerifyResult(False, str(failure), tuple(notes))
+        result = _verify_directory(Path(scratch), vkey, since, save or since)
+    return VerifyResult(result.ok, result.message, tuple(notes))
+
+
+def _verify_directory(directory: Path, vkey: str, since: Path | None, save: Path | None) -> VerifyResult:
+    saved = _read_since(since)
     try:
         report = verify_export(directory, vkey, since=saved, entry_check=_EntryChecker())
     except VerificationError as failure:
@@ -89,8 +133,9 @@ def verify_log(directory: Path, *, vkey: str | None, since: Path | None, save: P
         raise VerifyUsageError(str(error)) from None
     if save is not None:
         save.write_text(report.checkpoint_note, encoding="utf-8")  # exactly what was verified
+    consistent = f"; consistent with the saved checkpoint {since}" if since is not None else ""
     return VerifyResult(
         True,
         f"OK: {report.entries_checked} entries verified; size {report.size}, "
-        f"origin {report.origin}, root {report.root_hash.hex()}",
+        f"origin {report.origin}, root {report.root_hash.hex()}{consistent}",
     )
