@@ -45,5 +45,8 @@ class FakeRegistryStore(RegistryStore):
 
         return [d for d in self._decided.values() if hit(d)]
 
+    async def ping(self) -> None:
+        return None
+
     async def close(self) -> None:
         return None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from consentry_shared import topics
 from consentry_shared.kafka import KeyedBatchPublisher, make_broker
+from consentry_shared.ops import broker_check, ops_router
 from consentry_shared.runtime import broker_lifespan
 from consentry_shared.telemetry import setup_tracing
 from fastapi import FastAPI
@@ -35,7 +36,10 @@ def build(settings: IngestSettings, *, tracer_provider: TracerProvider | None = 
     provider = tracer_provider
     tracer = trace.get_tracer("consentry.ingest", tracer_provider=provider)
     broker = make_broker(
-        settings.kafka_bootstrap_servers, client_id="consentry-ingest", tracer_provider=provider
+        settings.kafka_bootstrap_servers,
+        client_id="consentry-ingest",
+        tracer_provider=provider,
+        security=settings.kafka_security(),
     )
     publisher = KeyedBatchPublisher(broker, {})
     service = IngestService(
@@ -69,4 +73,5 @@ def create_app(
     app = FastAPI(title="Consentry ingest", version="1", lifespan=lifespan)
     app.state.components = components
     app.include_router(http_router)
+    app.include_router(ops_router("ingest", checks={"kafka": broker_check(components.broker)}))
     return app

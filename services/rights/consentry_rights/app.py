@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from consentry_shared import topics
 from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker
+from consentry_shared.metrics import consumer_lag
+from consentry_shared.ops import broker_check, consumer_check, ops_router
 from consentry_shared.runtime import broker_lifespan
 from consentry_shared.telemetry import setup_tracing
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -31,6 +34,7 @@ class RightsComponents:
     store: RegistryStore
     publisher: KeyedBatchPublisher
     service: RightsService
+    subscriber: Any
 
 
 def build(
@@ -46,14 +50,17 @@ def build(
     provider = tracer_provider
     tracer = trace.get_tracer("consentry.rights", tracer_provider=provider)
     broker = make_broker(
-        settings.kafka_bootstrap_servers, client_id="consentry-rights", tracer_provider=provider
+        settings.kafka_bootstrap_servers,
+        client_id="consentry-rights",
+        tracer_provider=provider,
+        security=settings.kafka_security(),
     )
     store = store or SqlRegistryStore.from_url(settings.database_url_for("rights"))
     publisher = KeyedBatchPublisher(broker, {})
     policy = Policy(version=settings.policy_version, regime=settings.regime)
     service = RightsService(store, publisher, policy, topic_of=settings.topic, tracer=tracer)
 
-    @broker.subscriber(
+    subscriber = broker.subscriber(
         settings.topic(topics.ITEMS),
         group_id=settings.group("rights"),
         batch=True,
@@ -66,10 +73,37 @@ def build(
         title="rights.decide",
         description="Decides each item against the registry and publishes decisions.v1.",
     )
+
+    @subscriber
     async def decide_items(message: KafkaMessage) -> None:
         await service.decide_records(in_records(message.raw_message))
 
-    return RightsComponents(settings, broker, store, publisher, service)
+    return RightsComponents(settings, broker, store, publisher, service, subscriber)
+
+
+def _ops(components: RightsComponents) -> APIRouter:
+    group = components.settings.group("rights")
+
+    async def store_check() -> str | None:
+        await components.store.ping()
+        return None
+
+    async def lag() -> None:
+        await consumer_lag(group, getattr(components.subscriber, "consumer", None))
+
+    async def details() -> dict[str, Any]:
+        return {"registry_version": components.service.registry_version}
+
+    return ops_router(
+        "rights",
+        checks={
+            "kafka": broker_check(components.broker),
+            "database": store_check,
+            "consumer": consumer_check(components.subscriber),
+        },
+        scrape_hooks=[lag],
+        details=details,
+    )
 
 
 def create_app(
@@ -95,4 +129,5 @@ def create_app(
     app = FastAPI(title="Consentry rights", version="1", lifespan=lifespan)
     app.state.components = components
     app.include_router(http_router)
+    app.include_router(_ops(components))
     return app

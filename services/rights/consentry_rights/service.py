@@ -29,6 +29,7 @@ from consentry_shared.kafka import (
     dead_letter_record,
     validation_reason,
 )
+from consentry_shared.metrics import DECISIONS, reason_code
 from consentry_shared.telemetry import group_by_trace, span_in_context
 from opentelemetry import trace
 from pydantic import ValidationError
@@ -154,6 +155,7 @@ class RightsService:
     def _event(
         self, item: ItemEvent, decision: Decision, registry_version: int, at: datetime, event_id: str
     ) -> DecisionEvent:
+        DECISIONS.labels(decision.verdict.value, reason_code(decision.reasons[0])).inc()
         return DecisionEvent(
             event_id=event_id,
             item_event_id=item.event_id,

@@ -17,6 +17,7 @@ from aiokafka.partitioner import murmur2
 from faststream.kafka import KafkaBroker, KafkaResponse
 
 from consentry_shared.kafka.broker import MAX_BATCH_BYTES
+from consentry_shared.metrics import MESSAGES
 
 # A record's fixed cost inside a batch (length varints, attributes, offsets, headers) is at most
 # this many bytes for our keys and headers; it keeps the size estimate on the safe side.
@@ -93,6 +94,7 @@ class KeyedBatchPublisher:
                     pending.append(sent)
         if pending:
             await asyncio.gather(*pending)
+        MESSAGES.labels("out", topic).inc(len(records))
 
     def _chunks(self, records: list[OutRecord]) -> Iterator[list[OutRecord]]:
         chunk: list[OutRecord] = []

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from consentry_shared.contracts.v1 import DeadLetter, utc_now
 from consentry_shared.kafka.publisher import OutRecord
+from consentry_shared.metrics import DEAD_LETTERS, MESSAGES
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,8 @@ def in_records(raw: Any) -> list[InRecord]:
                 headers=headers,
             )
         )
+    if out:
+        MESSAGES.labels("in", out[0].topic).inc(len(out))
     return out
 
 
@@ -55,6 +58,7 @@ def dead_letter_record(record: InRecord, reason: str, *, service: str) -> OutRec
         service=service,
         failed_at=utc_now(),
     )
+    DEAD_LETTERS.labels(record.topic).inc()
     return OutRecord(key=record.key or b"", value=letter.model_dump_json().encode())
 
 

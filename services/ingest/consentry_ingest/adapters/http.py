@@ -19,11 +19,6 @@ def _components(request: Request) -> IngestComponents:
     return request.app.state.components  # type: ignore[no-any-return]
 
 
-@router.get("/health", summary="Live and ready: connected to Kafka")
-async def health() -> dict[str, str]:
-    return {"status": "ok", "service": "ingest"}
-
-
 @router.post(
     "/manifests",
     summary="Upload a manifest (JSONL or CSV, streamed); every item is published to items.v1",

@@ -18,15 +18,6 @@ def _components(request: Request) -> RightsComponents:
     return request.app.state.components  # type: ignore[no-any-return]
 
 
-@router.get("/health", summary="Live and ready: registry loaded, consumer running")
-async def health(request: Request) -> dict[str, Any]:
-    return {
-        "status": "ok",
-        "service": "rights",
-        "registry_version": _components(request).service.registry_version,
-    }
-
-
 @router.post(
     "/registry/import",
     summary="Bulk-load registry records (JSONL, one reservation, deal or work per line)",

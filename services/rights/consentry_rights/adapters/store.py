@@ -57,6 +57,10 @@ class RegistryStore(abc.ABC):
         URL prefix)."""
 
     @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached (readiness)."""
+
+    @abc.abstractmethod
     async def close(self) -> None: ...
 
 
@@ -232,6 +236,10 @@ class SqlRegistryStore(RegistryStore):
                 )
             )
             return [DecidedItem(ItemEvent.model_validate_json(r[0]), Verdict(r[1]), r[2]) for r in rows]
+
+    async def ping(self) -> None:
+        async with self._engine.connect() as conn:
+            await conn.execute(select(1))
 
     async def close(self) -> None:
         await self._engine.dispose()

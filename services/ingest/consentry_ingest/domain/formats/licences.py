@@ -134,7 +134,8 @@ def licence_ref(name: str, *, prefix: str = "") -> str:
 def licence_from_declared(value: str) -> str | None:
     """The SPDX expression for a declared licence, ``None`` for "none declared".
 
-    Recognised: placeholders for unknown (``?``, ``unknown``, ``n/a``... -> ``None``); Creative
+    Recognised: placeholders for unknown (``?``, ``unknown``, ``n/a``... -> ``None``); Hugging
+    Face licence ids (``odc-by`` -> ``ODC-By-1.0``, as in Hub-made Croissant files); Creative
     Commons deed and legal-code URLs, national ports included (``.../by-nc-sa/2.0/fr/`` ->
     ``CC-BY-NC-SA-2.0-FR``), CC0 and the Public Domain Mark; ``spdx.org/licenses/<id>`` pages;
     a few other licence pages (Apache, OSI, Open Data Commons, GNU). Anything else is returned
@@ -142,8 +143,11 @@ def licence_from_declared(value: str) -> str | None:
     parse is its to flag. Memoised: datasets repeat a handful of values.
     """
     text = value.strip()
-    if text.lower() in _UNKNOWN:
+    lowered = text.lower()
+    if lowered in _UNKNOWN:
         return None
+    if lowered in HF_LICENCES:  # Hub ids ("cc-by-4.0", "odc-by") appear in Croissant files too
+        return HF_LICENCES[lowered]
     if "://" not in text and "." not in text.partition("/")[0]:
         return text
     if (deed := _CC_DEED.fullmatch(text)) is not None:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 __all__ = ["PathPattern", "match_path", "normalise_pattern", "url_path"]
 
@@ -53,18 +53,22 @@ def match_path(path: str) -> str:
     return _normalise_path(path)
 
 
+# scheme://authority, then the path and query (group 1), then an optional fragment.
+_URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/?#]*([^#]*)")
+
+
 def url_path(url: str) -> str:
     """The path (``/`` when empty) and query of ``url``, normalised for matching.
 
-    Never raises: a string that is not a URL is treated as a path.
+    Never raises: a string that is not an absolute URL is treated as a path.
     """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return match_path(url if url.startswith("/") else "/" + url)
-    path = parts.path or "/"
-    if parts.query:
-        path = f"{path}?{parts.query}"
+    found = _URL.match(url)
+    if found is None:
+        path = url.partition("#")[0]
+        return match_path(path if path.startswith("/") else "/" + path)
+    path = found.group(1)
+    if not path.startswith("/"):
+        path = "/" + path
     return match_path(path)
 
 

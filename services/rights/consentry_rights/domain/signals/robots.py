@@ -164,6 +164,15 @@ def _usage_rule(kind: Literal["content-usage", "content-signal"], value: str, li
 
 
 @dataclass(frozen=True, slots=True)
+class _Plan:
+    steps: tuple[tuple[_Selection | None, str, frozenset[str]], ...]  # (selection, tokens, purposes)
+    licences: tuple[str, ...]
+
+
+_DEFAULT_AGENTS: Final = object()
+
+
+@dataclass(frozen=True, slots=True)
 class RobotsReport:
     """What a robots.txt says about one item: readings, and the RSL licences it points to."""
 
@@ -174,7 +183,17 @@ class RobotsReport:
 class RobotsTxt:
     """A parsed robots.txt. Parse once per origin (:meth:`parse`), evaluate per item."""
 
-    __slots__ = ("_global_licences", "_global_usage", "_groups", "_selections", "_shared", "source")
+    __slots__ = (
+        "_global_licences",
+        "_global_usage",
+        "_groups",
+        "_plans",
+        "_readings",
+        "_selections",
+        "_shared",
+        "_usage_cache",
+        "source",
+    )
 
     def __init__(
         self,
@@ -188,6 +207,9 @@ class RobotsTxt:
         self._global_licences = tuple(global_licences)
         self._selections: dict[str, _Selection | None] = {}
         self._shared: dict[tuple[int, ...], _Selection] = {}
+        self._plans: dict[tuple[str | None, object], _Plan] = {}
+        self._readings: dict[tuple[object, ...], SignalReading] = {}
+        self._usage_cache: dict[int, tuple[SignalReading, ...]] = {}
         self.source = source
 
     @classmethod
@@ -268,6 +290,34 @@ class RobotsTxt:
         resolved = (urljoin(self.source, url) if self.source else url for url in found)
         return tuple(dict.fromkeys(resolved))
 
+    def _plan(self, platform_token: str | None, agents: Mapping[str, frozenset[str]]) -> _Plan:
+        """Which tokens obey which selection, for one set of tokens; computed once per set."""
+        agents_key: object = _DEFAULT_AGENTS if agents is AI_USER_AGENTS else tuple(agents.items())
+        key = (platform_token.lower() if platform_token else None, agents_key)
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        tokens: dict[str, tuple[str, frozenset[str]]] = {}
+        for token, purposes in agents.items():
+            tokens[token.lower()] = (token, purposes)
+        if platform_token:
+            previous = tokens.get(platform_token.lower(), (platform_token, frozenset()))
+            tokens[platform_token.lower()] = (previous[0], previous[1] | ALL_PURPOSES)
+        if not tokens:  # no crawler named: read the file as it speaks to any crawler
+            tokens["*"] = ("*", ALL_PURPOSES)
+        grouped: dict[int, tuple[_Selection | None, list[str], set[str]]] = {}
+        for key_token, (token, purposes) in tokens.items():
+            selection = self._select(key_token)
+            _, names, union = grouped.setdefault(id(selection), (selection, [], set()))
+            names.append(token)
+            union.update(purposes)
+        steps = tuple(
+            (selection, ", ".join(names), frozenset(union)) for selection, names, union in grouped.values()
+        )
+        plan = _Plan(steps, self.licences(token for token, _ in tokens.values()))
+        self._plans[key] = plan
+        return plan
+
     def evaluate(
         self,
         url: str,
@@ -279,50 +329,45 @@ class RobotsTxt:
 
         ``agents`` maps crawler tokens to the purposes their rules stand for; the platform's own
         token, if given, stands for every purpose; with neither, the file is read for any crawler
-        (``*``). Tokens in the same group with the same outcome share one reading.
+        (``*``). Tokens that obey the same group share one reading. Readings depend only on the
+        rule that decided, so they are built once per rule and reused for every item.
         """
-        tokens: dict[str, tuple[str, frozenset[str]]] = {}
-        for token, purposes in agents.items():
-            tokens[token.lower()] = (token, purposes)
-        if platform_token:
-            previous = tokens.get(platform_token.lower(), (platform_token, frozenset()))
-            tokens[platform_token.lower()] = (previous[0], previous[1] | ALL_PURPOSES)
-        if not tokens:  # no crawler named: read the file as it speaks to any crawler
-            tokens["*"] = ("*", ALL_PURPOSES)
+        plan = self._plan(platform_token, agents)
         path = url_path(url)
-        outcomes: dict[tuple[int, bool, _Rule | None], tuple[list[str], set[str], _Selection | None]] = {}
+        readings: list[SignalReading] = []
         usage_rules: dict[int, _UsageRule] = {}
-        for key, (token, purposes) in tokens.items():
-            selection = self._select(key)
+        for selection, who, purposes in plan.steps:
+            rule: _Rule | None = None
             if selection is None:
-                allowed, rule = True, None
-                usage = _matching_usage(self._global_usage, path)
+                allowed = True
+                usage = _matching_usage(self._global_usage, path) if self._global_usage else []
             else:
                 allowed, rule = selection.check(path)
                 # The attach draft: no usage preference applies to a path the group disallows.
-                usage = _matching_usage(selection.usage, path) if allowed else []
+                usage = _matching_usage(selection.usage, path) if allowed and selection.usage else []
+            key = (id(selection), id(rule), allowed, who, purposes)
+            reading = self._readings.get(key)
+            if reading is None:
+                reading = self._crawl_reading(who, purposes, selection, allowed, rule)
+                self._readings[key] = reading
+            readings.append(reading)
             for found in usage:
-                usage_rules.setdefault(id(found), found)
-            names, union, _ = outcomes.setdefault((id(selection), allowed, rule), ([], set(), selection))
-            names.append(token)
-            union.update(purposes)
-        readings = [
-            self._crawl_reading(names, frozenset(union), selection, allowed, rule)
-            for (_, allowed, rule), (names, union, selection) in outcomes.items()
-        ]
-        for usage_rule in usage_rules.values():
-            readings.extend(self._usage_readings(usage_rule))
-        return RobotsReport(tuple(readings), self.licences(token for token, _ in tokens.values()))
+                usage_rules[id(found)] = found
+        for rule_id, usage_rule in usage_rules.items():
+            found_readings = self._usage_cache.get(rule_id)
+            if found_readings is None:
+                found_readings = self._usage_cache[rule_id] = tuple(self._usage_readings(usage_rule))
+            readings.extend(found_readings)
+        return RobotsReport(tuple(readings), plan.licences)
 
     def _crawl_reading(
         self,
-        names: list[str],
+        who: str,
         purposes: frozenset[str],
         selection: _Selection | None,
         allowed: bool,
         rule: _Rule | None,
     ) -> SignalReading:
-        who = ", ".join(names)
         if selection is None:
             return SignalReading(SIGNAL, self.source, None, "unset", purposes, f"{who}: no group applies")
         status: Status = "not-reserved" if allowed else "reserved"
