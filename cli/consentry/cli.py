@@ -299,6 +299,38 @@ def _print_summary(report: dict[str, Any], *, all_items_up_to: int = 50) -> None
 
 
 @app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Summarise the three services: live, ready (broker, database, consumer) and their numbers.
+
+    Exits 0 when all three are ready, 4 otherwise.
+    """
+    from consentry.client import Urls
+
+    urls = Urls()
+    results: dict[str, Any] = {}
+    with ConsentryClient(urls, timeout=5.0) as client:
+        for name, url in (("ingest", urls.ingest), ("rights", urls.rights), ("ledger", urls.ledger)):
+            results[name] = {"url": url, **client.service_status(url)}
+    all_ready = all(r["ready"] for r in results.values())
+    if as_json:
+        sys.stdout.write(json.dumps({"ready": all_ready, "services": results}, indent=2) + "\n")
+    else:
+        from rich.table import Table
+
+        table = Table("service", "url", "live", "ready", "details", box=None, pad_edge=False)
+        for name, r in results.items():
+            live = "[green]yes[/]" if r["live"] else "[red]no[/]"
+            ready = "[green]yes[/]" if r["ready"] else "[red]no[/]"
+            details = ", ".join(f"{k}: {v}" for k, v in r["details"].items())
+            table.add_row(name, r["url"], live, ready, details)
+        out.print(table)
+    if not all_ready:
+        raise typer.Exit(EXIT_UNAVAILABLE)
+
+
+@app.command()
 def report(
     manifest_id: Annotated[str, typer.Argument(help="The id `consentry submit` printed")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,

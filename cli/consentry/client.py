@@ -172,6 +172,22 @@ class ConsentryClient:
             start += len(chunk)
         return out
 
+    def service_status(self, url: str) -> dict[str, Any]:
+        """``/health`` and ``/ready`` of one service: {live, ready, details}; never raises."""
+        details: dict[str, Any] = {}
+        try:
+            health = self._http.get(f"{url}/health", timeout=3.0)
+            live = health.status_code == 200
+            if live:
+                details.update({k: v for k, v in health.json().items() if k not in ("status", "service")})
+            readiness = self._http.get(f"{url}/ready", timeout=5.0)
+            ready = readiness.status_code == 200
+            if not ready and readiness.status_code == 503:
+                details.update({k: v for k, v in readiness.json().get("checks", {}).items() if v != "ok"})
+        except httpx.HTTPError as error:
+            return {"live": False, "ready": False, "details": {"error": str(error) or type(error).__name__}}
+        return {"live": live, "ready": ready, "details": details}
+
     def health(self, url: str) -> bool:
         try:
             return self._http.get(f"{url}/health", timeout=2.0).status_code == 200
