@@ -106,6 +106,7 @@ __all__ = [
 ]
 
 _RANK: Final = {status: rank for rank, status in enumerate(STATUS_ORDER)}
+_PURPOSE_ORDER: Final = tuple(sorted(ALL_PURPOSES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,21 +142,24 @@ def combine(readings: Iterable[SignalReading]) -> CombinedSignals:
     """Most restrictive status per purpose over ``readings`` (reserved > constrained > unknown >
     not-reserved > unset), with the readings that decided it. Deterministic: the same readings in
     the same order give an equal result."""
-    best: dict[str, tuple[int, list[SignalReading]]] = {
-        purpose: (len(STATUS_ORDER) - 1, []) for purpose in ALL_PURPOSES
-    }
+    ranks = _RANK
+    best = dict.fromkeys(_PURPOSE_ORDER, len(STATUS_ORDER) - 1)
+    deciding: dict[str, list[SignalReading]] = {purpose: [] for purpose in _PURPOSE_ORDER}
     for reading in readings:
-        rank = _RANK[reading.status]
+        rank = ranks[reading.status]
         for purpose in reading.purposes:
-            current_rank, deciding = best[purpose]
-            if rank < current_rank:
-                best[purpose] = (rank, [reading])
-            elif rank == current_rank:
-                deciding.append(reading)
+            current = best[purpose]
+            if rank < current:
+                best[purpose] = rank
+                deciding[purpose] = [reading]
+            elif rank == current:
+                deciding[purpose].append(reading)
     outcomes = {
         purpose: PurposeOutcome(
-            STATUS_ORDER[rank], tuple(deciding), any(reading.requires_payment for reading in deciding)
+            STATUS_ORDER[best[purpose]],
+            tuple(deciding[purpose]),
+            any(reading.requires_payment for reading in deciding[purpose]),
         )
-        for purpose, (rank, deciding) in sorted(best.items())
+        for purpose in _PURPOSE_ORDER
     }
     return CombinedSignals(MappingProxyType(outcomes))

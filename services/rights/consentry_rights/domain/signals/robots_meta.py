@@ -128,11 +128,12 @@ def _readings(
     return readings
 
 
+_AI_TOKENS: Final = frozenset(agent.lower() for agent in AI_USER_AGENTS)
+
+
 def _wanted(platform_token: str | None, agents: Iterable[str]) -> frozenset[str]:
-    tokens = {agent.lower() for agent in agents}
-    if platform_token:
-        tokens.add(platform_token.lower())
-    return frozenset(tokens)
+    tokens = _AI_TOKENS if agents is AI_USER_AGENTS else frozenset(agent.lower() for agent in agents)
+    return tokens | {platform_token.lower()} if platform_token else tokens
 
 
 def read_x_robots_tag(
