@@ -168,3 +168,8 @@ def test_header_values_from_mappings_and_pairs() -> None:
     assert header_values({"x-robots-tag": ["a", "b"]}, "X-Robots-Tag") == ["a", "b"]
     assert header_values([("X-Robots-Tag", "a"), ("x-robots-tag", "b")], "x-robots-tag") == ["a", "b"]
     assert header_values([], "x") == []
+
+
+def test_header_values_skip_what_is_not_text() -> None:
+    odd: dict[str, object] = {"x-robots-tag": None, "X-Robots-Tag": 3, "x-ROBOTS-tag": ["noai", None]}
+    assert header_values(odd, "x-robots-tag") == ["noai"]  # type: ignore[arg-type]

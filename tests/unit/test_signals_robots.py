@@ -106,6 +106,8 @@ def test_rfc_9309_longest_match() -> None:
             "/foo/bar?qux=taz&baz=http://foo.bar?tar&par",
             True,
         ),
+        # a pattern without its leading "/" is read with it
+        ("User-agent: *\nDisallow: private/\n", "/private/x", False),
         # paths are case-sensitive
         ("User-agent: *\nDisallow: /X/\n", "/x/y", True),
         # /robots.txt is always allowed

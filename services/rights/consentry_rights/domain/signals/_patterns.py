@@ -83,6 +83,8 @@ class PathPattern:
 
     @classmethod
     def compile(cls, pattern: str, *, case_insensitive: bool = False) -> PathPattern:
+        if not pattern.startswith(("/", "*")):
+            pattern = "/" + pattern  # RFC 9309 patterns start with "/"; "private/" means "/private/"
         normalised = _normalise(pattern, _PATTERN_SAFE)
         anchored = normalised.endswith("$")
         # Only a final "$" anchors; elsewhere it is a literal, which URL paths carry as %24.

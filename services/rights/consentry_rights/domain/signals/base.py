@@ -171,6 +171,7 @@ def header_values(headers: Headers, name: str) -> list[str]:
             continue
         if isinstance(value, str):
             found.append(value)
-        else:
+        elif isinstance(value, (list, tuple)):
             found.extend(item for item in value if isinstance(item, str))
+        # anything else (None, a number, bytes) is not a header value and is skipped
     return found

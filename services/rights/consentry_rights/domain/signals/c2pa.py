@@ -133,7 +133,7 @@ def read_c2pa_training_mining(
         label = assertion["label"]
         data = assertion.get("data")
         entries = data.get("entries") if isinstance(data, dict) else None
-        if not isinstance(entries, dict):
+        if not isinstance(entries, dict) or not all(isinstance(key, str) for key in entries):
             readings.append(unknown(SIGNAL, source, label, f"{label}: no entries map"))
             continue
         readings.extend(_entry_readings(label, entries, failures, source))
