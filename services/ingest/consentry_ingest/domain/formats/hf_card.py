@@ -285,7 +285,12 @@ def _configs(value: object, error: Any) -> tuple[DataFiles, ...]:
         if files is None:
             continue
         entries: list[tuple[str | None, object, str]] = []
-        if isinstance(files, str | list) and _strings(files) is not None:
+        if isinstance(files, list) and all(isinstance(f, str) for f in files[: _MAX_PATTERNS + 1]):
+            if len(files) > _MAX_PATTERNS:
+                error(f"{where}.data_files", f"more than {_MAX_PATTERNS} data_files patterns", where)
+                return tuple(found)
+            entries.append((None, files, f"{where}.data_files"))
+        elif isinstance(files, str):
             entries.append((None, files, f"{where}.data_files"))
         elif isinstance(files, list):
             for position, entry in enumerate(files[:_MAX_PATTERNS]):

@@ -50,9 +50,7 @@ _OTHER_URLS: Final[dict[str, str]] = {
     "opendatacommons.org/licenses/by/1-0": "ODC-By-1.0",
     "opendatacommons.org/licenses/pddl": "PDDL-1.0",
     "opendatacommons.org/licenses/pddl/1-0": "PDDL-1.0",
-    "www.gnu.org/licenses/gpl-3.0": "GPL-3.0-only",
     "gnu.org/licenses/gpl-3.0": "GPL-3.0-only",
-    "www.gnu.org/licenses/agpl-3.0": "AGPL-3.0-only",
     "gnu.org/licenses/agpl-3.0": "AGPL-3.0-only",
 }
 _IDSTRING_BAD: Final = re.compile(r"[^A-Za-z0-9.-]+")
@@ -159,7 +157,7 @@ def licence_from_declared(value: str) -> str | None:
         return "CC0-1.0" if public.group("kind").lower() == "zero" else "CC-PDM-1.0"
     if (page := _SPDX_PAGE.fullmatch(text)) is not None:
         return page.group("id")
-    bare = text.lower().removeprefix("https://").removeprefix("http://").rstrip("/")
+    bare = text.lower().removeprefix("https://").removeprefix("http://").removeprefix("www.").rstrip("/")
     for suffix in (".html", ".txt", ".php"):
         bare = bare.removesuffix(suffix)
     return _OTHER_URLS.get(bare, text)
