@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-
 from consentry_ingest.app import create_app as ingest_app
 from consentry_ingest.settings import IngestSettings
 from consentry_rights.app import create_app as rights_app
@@ -65,7 +64,8 @@ async def test_ready_follows_the_consumer_and_metrics_move(kafka_bootstrap: str,
         async with asyncio.timeout(60):
             while True:
                 text = (await rc.get("/metrics")).text
-                decided = metric(text, "consentry_decisions_total") - metric(before, "consentry_decisions_total")
+                total = "consentry_decisions_total"
+                decided = metric(text, total) - metric(before, total)
                 if decided >= items:
                     break
                 await asyncio.sleep(0.2)
