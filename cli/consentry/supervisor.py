@@ -33,6 +33,7 @@ class StartupFailed(RuntimeError):
 @dataclass
 class ServiceProcess:
     name: str
+    module: str
     port: int
     env: dict[str, str]
     log_path: Path
@@ -49,7 +50,7 @@ class ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_file = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", f"consentry_{self.name}"],
+            [sys.executable, "-m", self.module],
             env=self.env,
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
@@ -96,8 +97,11 @@ class Supervisor:
         bootstrap_servers: str,
         *,
         extra_env: dict[str, str] | None = None,
+        instances: dict[str, int] | None = None,
         say: Callable[[str], None] = print,
     ) -> None:
+        """``instances`` runs more than one process of a service (``{"rights": 2}``) in the same
+        consumer group; instance ``i`` listens on the service's port + 10 * (i - 1)."""
         self.data_dir = data_dir
         self._say = say
         self._stop = threading.Event()
@@ -108,10 +112,17 @@ class Supervisor:
         env.setdefault("PYTHONUNBUFFERED", "1")
         self.services = []
         for name, default_port in SERVICES:
-            port = int(env.get(f"CONSENTRY_{name.upper()}_PORT", default_port))
-            service_env = dict(env)
-            service_env[f"CONSENTRY_{name.upper()}_PORT"] = str(port)
-            self.services.append(ServiceProcess(name, port, service_env, data_dir / "logs" / f"{name}.log"))
+            base = int(env.get(f"CONSENTRY_{name.upper()}_PORT", default_port))
+            for instance in range(1, (instances or {}).get(name, 1) + 1):
+                label = name if instance == 1 else f"{name}-{instance}"
+                port = base + 10 * (instance - 1)
+                service_env = dict(env)
+                service_env[f"CONSENTRY_{name.upper()}_PORT"] = str(port)
+                self.services.append(
+                    ServiceProcess(
+                        label, f"consentry_{name}", port, service_env, data_dir / "logs" / f"{label}.log"
+                    )
+                )
 
     def start_all(self, timeout: float = 90.0) -> None:
         """Start every service and wait until each answers ``/health`` with 200."""

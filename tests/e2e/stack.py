@@ -42,7 +42,8 @@ def consentry_up(
     client = ConsentryClient(urls, timeout=120)
     try:
         deadline = time.monotonic() + 120
-        while not all(client.health(u) for u in (urls.ingest, urls.rights, urls.ledger)):
+        ready = data_dir / "endpoints.env"  # written once every service is healthy
+        while not (ready.exists() and all(client.health(u) for u in (urls.ingest, urls.rights, urls.ledger))):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("consentry up did not come up:\n" + _tail(data_dir))
             time.sleep(0.3)
