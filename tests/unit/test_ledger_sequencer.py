@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from consentry_ledger.domain import PositionedDecision, entry_leaf, sequence_batch
+from consentry_ledger.domain.sequencer import DECISION_KEYS, ENTRY_KEYS, EVIDENCE_KEYS, decision_leaf
 from consentry_shared.contracts.v1 import DecisionEvent, Evidence, LedgerEntry
 from consentry_shared.tlog import (
     Checkpoint,
@@ -17,6 +18,8 @@ from consentry_shared.tlog import (
     open_note,
     root_from_leaf_hashes,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 SIGNER = Signer.generate("test.example/ledger")
 
@@ -115,4 +118,100 @@ def test_an_entry_too_large_for_a_tile_bundle_is_set_aside() -> None:
         [positioned(0), huge], tree=CompactRange(), known_event_ids=set(), origin="o", signer=SIGNER
     )
     assert [e.event_id for e in plan.entries] == ["ev-0"]
-    assert plan.too_large == [huge]
+    assert [(r, reason.split()[0]) for r, reason in plan.rejected] == [(huge, "entry")]
+    assert "tlog-tiles limit" in plan.rejected[0][1]
+
+
+# --- the fast leaf path equals the definition ---------------------------------------------------
+
+text = st.text(st.characters(codec="utf-8"), min_size=1, max_size=12)
+evidence = st.builds(
+    Evidence,
+    signal=text,
+    ref=st.none() | text,
+    value=st.none() | st.text(st.characters(codec="utf-8"), max_size=20),
+    body_sha256=st.none() | st.just("ab" * 32),
+    seen_at=st.none() | st.datetimes(timezones=st.just(UTC)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    event_id=text,
+    item_id=text,
+    reasons=st.lists(text, min_size=1, max_size=3),
+    evidence=st.lists(evidence, max_size=3),
+    decided_at=st.datetimes(timezones=st.just(UTC)) | st.datetimes(timezones=st.timezones()),
+    path=st.text(st.characters(min_codepoint=ord("a"), max_codepoint=ord("z")), max_size=8),
+    registry_version=st.integers(0, 2**53 - 1),
+    position=st.tuples(st.integers(0, 2**53 - 1), st.integers(0, 1000), st.integers(0, 2**53 - 1)),
+)
+def test_the_fast_leaf_is_the_canonical_json_of_the_ledger_entry(
+    event_id: str,
+    item_id: str,
+    reasons: list[str],
+    evidence: list[Evidence],
+    decided_at: datetime,
+    path: str,
+    registry_version: int,
+    position: tuple[int, int, int],
+) -> None:
+    index, partition, offset = position
+    if decided_at.utcoffset() is None:
+        decided_at = decided_at.replace(tzinfo=UTC)
+    made = decision(
+        1,
+        event_id=event_id,
+        item_id=item_id,
+        reasons=reasons,
+        evidence=evidence,
+        decided_at=decided_at,
+        url=f"https://example.org/{path}?q=é",
+        registry_version=registry_version,
+    )
+    positioned = PositionedDecision(made, "décisions.v1", partition, offset)
+    reference = LedgerEntry(
+        index=index,
+        **{k: getattr(made, k) for k in DECISION_KEYS if k != "url"},
+        url=str(made.url),
+        topic=positioned.topic,
+        partition=partition,
+        offset=offset,
+    )
+    assert decision_leaf(positioned, index) == entry_leaf(reference)
+
+
+def test_the_fast_leaf_knows_every_field_of_the_contracts() -> None:
+    # A field added to LedgerEntry or Evidence must be checked against the fast path (above)
+    # before it is listed here.
+    assert ENTRY_KEYS == (
+        "decided_at",
+        "event_id",
+        "evidence",
+        "index",
+        "item_id",
+        "manifest_id",
+        "offset",
+        "partition",
+        "platform",
+        "policy_version",
+        "purpose",
+        "reasons",
+        "registry_version",
+        "topic",
+        "url",
+        "verdict",
+    )
+    assert EVIDENCE_KEYS == ("body_sha256", "ref", "seen_at", "signal", "value")
+    assert set(DECISION_KEYS) <= set(DecisionEvent.model_fields)
+
+
+def test_a_value_without_an_rfc8785_form_is_rejected_not_raised() -> None:
+    lone = PositionedDecision(decision(1, reasons=["\ud800"]), "decisions.v1", 0, 1)
+    huge = PositionedDecision(decision(2), "decisions.v1", 0, 2**60)
+    plan = sequence_batch(
+        [positioned(0), lone, huge], tree=CompactRange(), known_event_ids=set(), origin="o", signer=SIGNER
+    )
+    assert [e.event_id for e in plan.entries] == ["ev-0"]
+    assert [r.decision.event_id for r, _ in plan.rejected] == ["ev-1", "ev-2"]
+    assert plan.offsets == {("decisions.v1", 0): 2**60}

@@ -41,7 +41,7 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from consentry_ledger.adapters.store import AppendConflict, LedgerStore
-from consentry_ledger.domain import PositionedDecision, sequence_batch
+from consentry_ledger.domain import PositionedDecision, SequencedEntry, sequence_batch
 from consentry_ledger.domain.hash_cache import HashCache
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,7 @@ class LedgerService:
         self._hashes = HashCache()
         self._lock = asyncio.Lock()
         self._checkpoints: dict[int, str] = {}
+        self._published: int | None = None  # the outbox mark, once read from the store
         self.checkpoint_note: str | None = None
 
     @property
@@ -208,18 +209,18 @@ class LedgerService:
             plan = sequence_batch(
                 valid, tree=self._tree, known_event_ids=known, origin=self._origin, signer=self._signer
             )
-            for oversized in plan.too_large:
+            for rejected, reason in plan.rejected:
                 dead.append(
                     dead_letter_record(
                         InRecord(
-                            oversized.topic,
-                            oversized.partition,
-                            oversized.offset,
+                            rejected.topic,
+                            rejected.partition,
+                            rejected.offset,
                             None,
-                            oversized.decision.model_dump_json().encode(),
+                            rejected.decision.model_dump_json().encode(),
                             {},
                         ),
-                        "entry larger than 65535 bytes (tlog-tiles limit)",
+                        reason,
                         service=_SERVICE,
                     )
                 )
@@ -233,29 +234,38 @@ class LedgerService:
                 if attempt == 2:
                     raise
                 log.warning("ledger grew under this writer; reloading and retrying once")
+                self._published = None
                 await self._reload()
                 continue
             self._hashes.extend([e.leaf_hash for e in plan.entries])
             self._tree = plan.tree
             if plan.checkpoint_note is not None:
                 self.checkpoint_note = plan.checkpoint_note
-            await self._publish_pending()
+            await self._publish_pending(plan.entries)
             return len(plan.entries)
         return 0
 
-    async def _publish_pending(self) -> None:
-        """Publish entries not yet on ``ledger.entries.v1`` (the outbox), then move the mark."""
-        start = await self._store.published_size()
+    async def _publish_pending(self, fresh: Sequence[SequencedEntry] = ()) -> None:
+        """Publish entries not yet on ``ledger.entries.v1`` (the outbox), then move the mark.
+
+        ``fresh`` are the entries just committed (the tail of the log): they are published from
+        memory; anything older still owed (after a restart) is read back from the store.
+        """
+        start = self._published if self._published is not None else await self._store.published_size()
         end = self._tree.size
+        fresh_start = end - len(fresh)
         while start < end:
             stop = min(end, start + 5000)
-            leaves = await self._store.leaves(start, stop)
+            if start >= fresh_start:
+                leaves = [e.leaf for e in fresh[start - fresh_start : stop - fresh_start]]
+            else:
+                leaves = await self._store.leaves(start, stop)
             await self._publisher.publish(
                 self._topic(topics.LEDGER_ENTRIES),
                 [OutRecord(key=str(start + i).encode(), value=leaf) for i, leaf in enumerate(leaves)],
             )
             await self._store.mark_published(stop)
-            start = stop
+            self._published = start = stop
 
     # -- reads ---------------------------------------------------------------------------------
 
