@@ -7,8 +7,10 @@ whichever format it came in: same URL canonicalisation, same hash and id rules, 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final
 
+from consentry_ingest.domain.errors import InvalidURLError
 from consentry_ingest.domain.manifest import (
     _NO_STRINGS,
     MAX_ID_CHARS,
@@ -21,6 +23,7 @@ from consentry_ingest.domain.manifest import (
     _check_url,
     _id_digest,
     _quote,
+    normalise_url,
 )
 
 __all__ = ["FILE_LINE", "MAX_TITLE_CHARS", "NO_STRINGS", "ItemChecker", "quote"]
@@ -62,21 +65,29 @@ class ItemChecker:
         media_type: object = None,
         *,
         evidence: Mapping[str, object] | None = None,
+        known_evidence: Mapping[str, str] | None = None,
         extra: Mapping[str, str] = NO_STRINGS,
         unique_id: bool = False,
     ) -> RawItem | list[LineError]:
         """The item of record ``line``, or the errors that stop it being one.
 
         ``None`` (or ``""``) means "not given" for every optional value; ``evidence`` holds the
-        raw values of the evidence fields that were given. ``unique_id=True`` says the caller made
-        the id unique itself (a row number), so it is not indexed.
+        raw values of the evidence fields that were given, ``known_evidence`` values already in their
+        normal form (a CDXJ crawl time), which ``evidence`` overrides. ``unique_id=True`` says the
+        caller made the id unique itself (a row number), so it is not indexed.
         """
         errors: list[LineError] = []
         if unique_id and type(item_id) is str:
             checked_id: str | None = item_id
         else:
             checked_id = self._check_id(line, item_id, errors)
-        checked_url = _check_url(line, url, errors)
+        # The common case without the wrapper's call; _check_url words the error when there is one.
+        try:
+            checked_url: str | None = (
+                normalise_url(url) if type(url) is str else _check_url(line, url, errors)
+            )
+        except InvalidURLError:
+            checked_url = _check_url(line, url, errors)
         digest = lower = licence = author = name = kind = None
         if sha256 is not None:
             digest = _check_digest(line, "sha256", sha256, 64, errors)
@@ -93,6 +104,8 @@ class ItemChecker:
         if media_type is not None:
             kind = _check_text(line, "media_type", media_type, errors)
         found = _check_evidence(line, evidence, errors) if evidence else NO_STRINGS
+        if known_evidence:
+            found = MappingProxyType({**known_evidence, **found})
         if errors or checked_id is None or checked_url is None:
             if self._names:
                 names = self._names
