@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import statistics
 import sys
@@ -27,6 +28,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from consentry.client import ConsentryClient, Urls
@@ -43,6 +45,22 @@ def free_port_block() -> int:
             base = int(s.getsockname()[1])
         if base < 60000:
             return base
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def partitions_held(url: str) -> str:
+    """The partitions a service's consumer holds, read off its /metrics lag gauge."""
+    held: dict[str, set[int]] = {}
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("consentry_consumer_lag{"):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+            held.setdefault(labels["topic"], set()).add(int(labels["partition"]))
+    return ", ".join(f"{topic}: {sorted(parts)}" for topic, parts in sorted(held.items())) or "none"
 
 
 def write_manifest(path: Path, index: int, size: int) -> None:
@@ -162,6 +180,8 @@ def main() -> None:
         with ThreadPoolExecutor(args.concurrency) as pool:
             list(pool.map(run, manifests))
         elapsed = time.perf_counter() - started
+        cpu = {s.name: cpu_seconds(s.process.pid) for s in supervisor.services if s.process}
+        assignment = {s.name: partitions_held(s.url) for s in supervisor.services if s.name != "ingest"}
     finally:
         supervisor.stop_all()
     latencies.sort()
@@ -175,6 +195,14 @@ def main() -> None:
     print(
         f"  manifest latency    p50 {statistics.median(latencies):.2f} s, p99 {p99:.2f} s "
         f"(upload start -> last item in the ledger, {args.concurrency} uploads at once)"
+    )
+    print(
+        "  CPU seconds by process (whole run incl. start-up): "
+        + ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu.items())
+    )
+    print(
+        "  partitions held (from each process's consentry_consumer_lag): "
+        + "; ".join(f"{name} {held}" for name, held in assignment.items())
     )
     print(f"  ceiling (same run)  {ceiling:>10,.0f} msgs/s raw aiokafka produce -> consume of the same items")
 
