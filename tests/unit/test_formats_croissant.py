@@ -516,3 +516,18 @@ def test_broken_data_files_are_reported() -> None:
         found = errors(read(document, {name: data}))
         assert found, name
         assert message in found[0].message, (name, found)
+
+
+def test_an_empty_key_is_an_error() -> None:
+    document = copy.deepcopy(DOCUMENT)
+    del document["recordSet"][2]
+    found = read(
+        document,
+        {
+            "data/images.csv": b"image_id,url,caption,license,sha256\n,https://x.org/a,,,\nb,https://x.org/b,,,\n"
+        },
+    )
+    assert [(i.line, i.id) for i in items(found)][1:] == [(2, "images/b")]
+    assert errors(found) == [
+        LineError(1, "$.recordSet[1].field[0]", "data/images.csv row 1: the key is empty")
+    ]

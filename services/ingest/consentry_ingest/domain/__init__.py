@@ -5,7 +5,8 @@ in. Adapters (HTTP upload, CLI, Kafka ``manifests.v1``) read the bytes, publish 
 apply the policy of :mod:`.policy`: a manifest with any bad line is rejected whole (HTTP 422
 with up to 100 errors, each with its line and field) and nothing of it is published.
 
-Errors are drawn in :mod:`.errors`.
+Errors are drawn in :mod:`.errors`. The formats beyond JSONL and CSV (Parquet, Croissant, CDXJ,
+Hugging Face dataset cards) live in :mod:`.formats`, with their own public surface.
 """
 
 from .errors import IngestDomainError, InvalidURLError, ParserClosedError, UnsupportedFormatError

@@ -39,7 +39,9 @@ The document must be a JSON object with an ``@context`` using the Croissant voca
 violation is a :class:`~consentry_ingest.domain.manifest.LineError` on line 0 whose ``field`` is
 the JSON path (``$.distribution[2].contentUrl``), except invalid JSON, which gives its line.
 Any such error stops the reading: no item of a document that does not validate is returned.
-Data file problems name the Croissant field's path and, in the message, the file and row.
+A FileObject's bad checksum or URL is reported like a bad item, on its position in
+``distribution``. Data file problems name the Croissant field's path and, in the message, the
+file and row (``line`` is the row).
 """
 
 from __future__ import annotations
@@ -757,7 +759,17 @@ class CroissantReader:
                 out.append(entry)
                 continue
             row_number, row = entry
-            key = "/".join(str(value(k, row)) for k in key_fields) if key_fields else str(row_number)
+            if key_fields:
+                key_parts = [value(k, row) for k in key_fields]
+                empty = next((k for k, part in zip(key_fields, key_parts, strict=True) if part is None), None)
+                if empty is not None:
+                    out.append(
+                        LineError(row_number, empty.path, f"{label} row {row_number}: the key is empty")
+                    )
+                    continue
+                key = "/".join(str(part) for part in key_parts)
+            else:
+                key = str(row_number)
             licence = value(aux.get("license"), row)
             if isinstance(licence, str):
                 licence = licence_from_declared(licence)
