@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "CrawlEvidenceField",
     "DeadLetter",
     "Deal",
     "DecisionEvent",
@@ -87,6 +88,21 @@ Md5Hex = Annotated[str, _hex_digest(32)]
 NonEmpty = Annotated[str, Field(min_length=1, max_length=4096)]
 
 
+CrawlEvidenceField = Literal[
+    "headers",
+    "html_meta",
+    "xmp",
+    "c2pa",
+    "robots_txt",
+    "robots_txt_sha256",
+    "ai_txt",
+    "ai_txt_sha256",
+    "tdmrep_json",
+    "tdmrep_json_sha256",
+    "fetched_at",
+]
+
+
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -134,6 +150,18 @@ class ItemEvent(_Event):
     title: str | None = None
     media_type: str | None = None
     submitted_at: AwareDatetime
+    evidence: dict[CrawlEvidenceField, str] = Field(
+        default_factory=dict,
+        description="Crawl-time evidence the platform captured with the item (headers and HTML "
+        "meta as compact JSON of lower-case names to value lists; XMP, C2PA manifest-store JSON, "
+        "robots.txt, ai.txt and tdmrep.json bodies, or their sha256; fetched_at). The rights "
+        "engine reads the signals in it.",
+    )
+    extra: dict[str, str] = Field(
+        default_factory=dict,
+        description="Format-specific facts without a field of their own (a CDXJ capture's crawl "
+        "timestamp and SHA-1, a Croissant dataset's sdLicense...)",
+    )
 
 
 # --- the registry -----------------------------------------------------------------------------
