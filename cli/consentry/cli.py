@@ -183,7 +183,10 @@ def submit(
     purpose: Annotated[
         str | None, typer.Option(help="ai-generative-training, ai-training, ai-inference or search")
     ] = None,
-    format: Annotated[str | None, typer.Option("--format", help="jsonl or csv (default: detected)")] = None,
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help="jsonl, csv, parquet, croissant or cdxj (default: detected)"),
+    ] = None,
     territory: Annotated[
         str | None, typer.Option(help="ISO 3166 alpha-2 code where the data is used")
     ] = None,
@@ -224,6 +227,18 @@ def submit(
         _print_summary(report)
     if fail_on_violation and report["counts"].get("violation", 0) > 0:
         raise typer.Exit(EXIT_VIOLATION)
+
+
+def _column_mapping(pairs: list[str] | None) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    mapping = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not field or not column:
+            _fail(EXIT_BAD_INPUT, f"--column takes FIELD=COLUMN, not {pair!r}")
+        mapping[field.strip()] = column.strip()
+    return mapping
 
 
 def _wait_with_progress(

@@ -7,6 +7,7 @@ Errors: :class:`ConsentryError` is the base; :class:`ServiceUnavailable` (cannot
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -96,6 +97,7 @@ class ConsentryClient:
         purpose: str | None = None,
         format: str | None = None,
         territory: str | None = None,
+        columns: dict[str, str] | None = None,
         on_bytes: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
         """Stream a manifest file to ingest; returns the manifest id and item count."""
@@ -107,6 +109,7 @@ class ConsentryClient:
                 "format": format,
                 "filename": path.name,
                 "territory": territory,
+                "columns": json.dumps(columns) if columns else None,
             }.items()
             if v
         }
@@ -224,8 +227,6 @@ class ConsentryClient:
         return self._raw(method, url, **kwargs).decode("utf-8")
 
     def _send(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-        import json
-
         result = json.loads(self._raw(method, url, **kwargs))
         if not isinstance(result, dict):
             raise ServiceFailed(f"{method} {url}: expected a JSON object")

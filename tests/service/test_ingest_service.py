@@ -72,3 +72,58 @@ async def test_a_platform_is_required(ingest: tuple) -> None:
     service, _ = ingest
     with pytest.raises(MissingPlatform):
         await service.submit(chunks(b'{"id": "a", "url": "https://x.example/a"}\n'), Submission())
+
+
+async def test_a_laion_style_parquet_manifest_with_a_column_mapping(ingest: tuple, tmp_path: Path) -> None:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    service, published = ingest
+    table = pa.table(
+        {
+            "URL": ["https://img.example/1.jpg", "https://img.example/2.jpg"],
+            "TEXT": ["a cat", "a dog"],
+            "LICENSE": ["CC-BY-4.0", None],
+            "key": ["000001", "000002"],
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    accepted = await service.submit(
+        chunks(buffer.getvalue(), 4096),
+        Submission(platform="acme-ai", filename="part-00000.parquet", columns={"id": "key"}),
+    )
+    assert (accepted.items, accepted.format) == (2, "parquet")
+    assert [(e.item_id, e.license) for e in published] == [("000001", "CC-BY-4.0"), ("000002", None)]
+
+
+async def test_crawl_time_evidence_and_cdxj_facts_reach_the_item_event(ingest: tuple) -> None:
+    service, published = ingest
+    line = (
+        b'org,example)/page 20260101120000 {"url": "https://example.org/page", "mime": "text/html", '
+        b'"status": "200", "digest": "sha1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "length": "100", '
+        b'"offset": "10", "filename": "crawl.warc.gz"}\n'
+    )
+    await service.submit(chunks(line), Submission(platform="acme-ai", filename="index.cdxj"))
+    jsonl = (
+        b'{"id": "p", "url": "https://example.org/p", "headers": {"X-Robots-Tag": "noai"},'
+        b' "robots_txt": "User-agent: GPTBot\\nDisallow: /\\n", "fetched_at": "2026-11-01T00:00:00Z"}\n'
+    )
+    await service.submit(chunks(jsonl), Submission(platform="acme-ai"))
+    cdxj_event, jsonl_event = published
+    assert cdxj_event.extra["timestamp"] == "20260101120000"
+    assert cdxj_event.evidence["fetched_at"].startswith("2026-01-01T12:00:00")
+    assert jsonl_event.evidence["headers"] == '{"x-robots-tag":["noai"]}'
+    assert jsonl_event.evidence["robots_txt"].startswith("User-agent: GPTBot")
+
+
+async def test_a_dataset_card_alone_is_refused_with_a_reason(ingest: tuple) -> None:
+    from consentry_ingest.service import UnsupportedManifest
+
+    service, _ = ingest
+    with pytest.raises(UnsupportedManifest, match="data files"):
+        await service.submit(
+            chunks(b"---\nlicense: cc-by-4.0\n---\n# Card\n"), Submission(filename="README.md")
+        )

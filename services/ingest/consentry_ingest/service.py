@@ -24,16 +24,23 @@ from opentelemetry import trace
 from consentry_ingest.domain import (
     LineError,
     ManifestErrors,
-    ManifestFormat,
     ManifestParser,
     ParsedLine,
     RawItem,
-    detect_format,
+    UnsupportedFormatError,
     manifest_id_for,
     to_event,
 )
+from consentry_ingest.domain.formats import (
+    AnyManifestFormat,
+    ColumnMappingError,
+    ReadOptions,
+    detect_any_format,
+    read_manifest,
+)
 
 _READ_CHUNK = 1024 * 1024
+_DETECT_BYTES = 8192
 
 
 class IngestError(Exception):
@@ -61,6 +68,16 @@ class MissingPlatform(IngestError):
     status = 422
 
 
+class UnsupportedManifest(IngestError):
+    """Not a manifest format ingest reads (or one with no items of its own)."""
+
+    status = 415
+
+
+class BadColumnMapping(IngestError):
+    status = 400
+
+
 @dataclass
 class Submission:
     """What the platform says about an upload beside the file itself."""
@@ -70,6 +87,7 @@ class Submission:
     format: str | None = None
     filename: str | None = None
     territory: str | None = None
+    columns: dict[str, str] | None = None  # Parquet: our field -> their column
 
 
 @dataclass
@@ -78,7 +96,7 @@ class Accepted:
     items: int
     platform: str
     purpose: Purpose
-    format: str
+    format: AnyManifestFormat
     dataset: str | None = None
     version: str | None = None
     content_sha256: str = ""
@@ -124,7 +142,9 @@ class IngestService:
                 manifest_id = submission_manifest_id(platform, header, digest, purpose, territory)
                 span.set_attribute("consentry.manifest_id", manifest_id)
                 span.set_attribute("consentry.items", count)
-                await self._publish(spool, fmt, manifest_id, platform, purpose, header, territory)
+                await self._publish(
+                    spool, fmt, manifest_id, platform, purpose, header, territory, submission.columns
+                )
                 return Accepted(
                     manifest_id=manifest_id,
                     items=count,
@@ -140,10 +160,9 @@ class IngestService:
 
     async def _spool_and_validate(
         self, body: AsyncIterator[bytes], spool: Path, submission: Submission
-    ) -> tuple[ManifestFormat, ManifestHeader | None, int, str]:
-        parser: ManifestParser | None = None
-        errors = ManifestErrors(self._max_errors)
-        items = 0
+    ) -> tuple[AnyManifestFormat, ManifestHeader | None, int, str]:
+        digest = hashlib.sha256()
+        head = b""
         size = 0
         with spool.open("wb") as out:
             async for chunk in body:
@@ -153,35 +172,47 @@ class IngestService:
                 if size > self._max_bytes:
                     raise ManifestTooLarge(f"manifest larger than {self._max_bytes} bytes")
                 out.write(chunk)
-                if parser is None:
-                    parser = ManifestParser(
-                        detect_format(submission.filename, chunk[:4096], override=submission.format)
-                    )
-                items += _tally(parser.feed(chunk), errors)
-        if parser is None:
+                digest.update(chunk)
+                if len(head) < _DETECT_BYTES:
+                    head += chunk[: _DETECT_BYTES - len(head)]
+        if size == 0:
             raise ManifestRejected([LineError(line=1, field=None, message="the manifest is empty")], 1)
-        items += _tally(parser.close(), errors)
+        try:
+            fmt = detect_any_format(submission.filename, head, override=submission.format)
+        except UnsupportedFormatError as error:
+            raise UnsupportedManifest(str(error)) from None
+        if fmt == "hf-card":
+            raise UnsupportedManifest(
+                "a Hugging Face dataset card has no items of its own: submit the data files it "
+                "describes (their items take the card's licence when they declare none)"
+            )
+        errors = ManifestErrors(self._max_errors)
+        items = 0
+        scan = _Scan(spool, fmt, submission.columns)
+        for batch in scan.batches():
+            items += _tally(batch, errors)
         if errors.rejected:
             raise ManifestRejected(list(errors.shown), errors.total)
         if items == 0:
             raise ManifestRejected([LineError(line=1, field=None, message="no items in the manifest")], 1)
-        return parser.format, parser.header, items, parser.content_sha256
+        return fmt, scan.header, items, digest.hexdigest()
 
     async def _publish(
         self,
         spool: Path,
-        fmt: ManifestFormat,
+        fmt: AnyManifestFormat,
         manifest_id: str,
         platform: str,
         purpose: Purpose,
         header: ManifestHeader | None,
         territory: str | None,
+        columns: dict[str, str] | None,
     ) -> None:
         submitted_at = utc_now()
         commercial = header.commercial if header else True
         topic = self._topic(topics.ITEMS)
         batch: list[OutRecord] = []
-        for raw in _read_items(spool, fmt):
+        for raw in _Scan(spool, fmt, columns).items():
             event = to_event(
                 raw,
                 manifest_id=manifest_id,
@@ -231,16 +262,35 @@ def _tally(parsed: list[ParsedLine], errors: ManifestErrors) -> int:
     return items
 
 
-def _read_items(spool: Path, fmt: ManifestFormat) -> Iterator[RawItem]:
-    parser = ManifestParser(fmt)
-    with spool.open("rb") as source:
-        while chunk := source.read(_READ_CHUNK):
-            for parsed in parser.feed(chunk):
+class _Scan:
+    """One pass over a spooled manifest: batches of parsed lines, and the JSONL header if any."""
+
+    def __init__(self, spool: Path, fmt: AnyManifestFormat, columns: dict[str, str] | None) -> None:
+        self._spool = spool
+        self._fmt = fmt
+        self._columns = columns
+        self.header: ManifestHeader | None = None
+
+    def batches(self) -> Iterator[list[ParsedLine]]:
+        with self._spool.open("rb") as source:
+            if self._fmt in ("jsonl", "csv"):
+                parser = ManifestParser("jsonl" if self._fmt == "jsonl" else "csv")
+                while chunk := source.read(_READ_CHUNK):
+                    yield parser.feed(chunk)
+                yield parser.close()
+                self.header = parser.header
+                return
+            try:
+                reader = read_manifest(self._fmt, source, ReadOptions(parquet_columns=self._columns))
+            except ColumnMappingError as error:
+                raise BadColumnMapping(str(error)) from None
+            yield from reader
+
+    def items(self) -> Iterator[RawItem]:
+        for batch in self.batches():
+            for parsed in batch:
                 if isinstance(parsed, RawItem):
                     yield parsed
-    for parsed in parser.close():
-        if isinstance(parsed, RawItem):
-            yield parsed
 
 
 def spool_dir(data_dir: Path) -> Path:

@@ -121,5 +121,7 @@ def to_event(
             "title": raw.title,
             "media_type": raw.media_type,
             "submitted_at": submitted_at,
+            "evidence": dict(raw.evidence),
+            "extra": dict(raw.extra),
         }
     )
