@@ -13,6 +13,10 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 log = logging.getLogger(__name__)
 
+# Items may carry crawl-time evidence (robots.txt and tdmrep.json bodies up to 512 KiB each), so a
+# record may pass the broker's 1 MiB default; the producer's max_request_size matches this.
+_TOPIC_CONFIG = {"max.message.bytes": str(4 * 1024 * 1024)}
+
 
 async def ensure_topics(
     bootstrap_servers: str,
@@ -40,7 +44,12 @@ async def ensure_topics(
             missing = [t for t in wanted if t not in existing]
             if missing:
                 with contextlib.suppress(TopicAlreadyExistsError):  # another service won the race
-                    await admin.create_topics([NewTopic(t, partitions, replication_factor) for t in missing])
+                    await admin.create_topics(
+                        [
+                            NewTopic(t, partitions, replication_factor, topic_configs=_TOPIC_CONFIG)
+                            for t in missing
+                        ]
+                    )
             return await _partition_counts(admin, wanted, deadline)
         except (KafkaError, OSError) as error:
             if asyncio.get_running_loop().time() > deadline:
