@@ -346,6 +346,25 @@ def status(
 
 
 @app.command()
+def trace(
+    manifest_id: Annotated[str, typer.Argument(help="The id `consentry submit` printed")],
+    data_dir: Annotated[Path, typer.Option(help="The data directory `consentry up` used")] = Path(
+        ".consentry"
+    ),
+) -> None:
+    """Print a manifest's span tree (upload -> rights decisions -> ledger appends) with durations,
+    from the local trace files (OTEL_TRACES_EXPORTER=file, the embedded default)."""
+    from consentry.traces import TraceNotFound, manifest_trace, render
+
+    try:
+        roots = manifest_trace(data_dir / "traces", manifest_id)
+    except TraceNotFound as missing:
+        _fail(EXIT_BAD_INPUT, str(missing))
+    for line in render(roots):
+        out.print(line, highlight=False, soft_wrap=True)
+
+
+@app.command()
 def report(
     manifest_id: Annotated[str, typer.Argument(help="The id `consentry submit` printed")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
