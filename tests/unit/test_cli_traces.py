@@ -41,7 +41,7 @@ def test_the_tree_follows_one_trace_across_the_three_files(tmp_path: Path) -> No
         + "\n"
         + span("items.v1 publish", "b", "a", 2, 3, "ingest")
         + "\n"
-        + span("ingest.upload", "z", None, 0, 1, "ingest", **{"consentry.manifest_id": "other"})
+        + span("ingest.upload", "z", None, 0, 1, "ingest", "t2", **{"consentry.manifest_id": "other"})
         + "\n"
     )
     (tmp_path / "rights.jsonl").write_text(
