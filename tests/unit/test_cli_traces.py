@@ -10,12 +10,19 @@ from consentry.traces import TraceNotFound, manifest_trace, render
 
 
 def span(
-    name: str, span_id: str, parent: str | None, start: int, end: int, service: str, **attrs: object
+    name: str,
+    span_id: str,
+    parent: str | None,
+    start: int,
+    end: int,
+    service: str,
+    trace: str = "t1",
+    **attrs: object,
 ) -> str:
     return json.dumps(
         {
             "name": name,
-            "trace_id": "t1",
+            "trace_id": trace,
             "span_id": span_id,
             "parent_id": parent,
             "service": f"consentry-{service}",
