@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -126,6 +127,12 @@ def main() -> None:
     parser.add_argument("--ledger", type=int, default=1, help="ledger processes in the consumer group")
     parser.add_argument("--concurrency", type=int, default=4, help="manifests uploaded at once")
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument(
+        "--tracing",
+        choices=["none", "file", "compare"],
+        default="none",
+        help="OTEL_TRACES_EXPORTER for the services; compare runs both, off first",
+    )
     args = parser.parse_args()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
@@ -143,6 +150,48 @@ def main() -> None:
     payloads = [sample[n % len(sample)] for n in range(total)]
     ceiling = asyncio.run(raw_ceiling(bootstrap, payloads, args.partitions))
 
+    runs = ["none", "file"] if args.tracing == "compare" else [args.tracing]
+    results = {tracing: run_pipeline(args, bootstrap, manifests, work / tracing, tracing) for tracing in runs}
+    database = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
+    print(
+        f"pipeline: {total:,} items in {count} manifests of {args.manifest_size:,}, "
+        f"{args.rights} rights / {args.ledger} ledger process(es), Apache Kafka + {database}"
+    )
+    for tracing, result in results.items():
+        rate = total / result.elapsed
+        latencies = sorted(result.latencies)
+        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        print(f"  tracing={tracing}")
+        print(f"    end to end          {rate:>10,.0f} items/s ({result.elapsed:.1f} s)")
+        print(
+            f"    manifest latency    p50 {statistics.median(latencies):.2f} s, p99 {p99:.2f} s "
+            f"(upload start -> last item in the ledger, {args.concurrency} uploads at once)"
+        )
+        print(
+            "    CPU seconds by process (whole run incl. start-up): "
+            + ", ".join(f"{name} {seconds:.1f}" for name, seconds in result.cpu.items())
+        )
+        print(
+            "    partitions held (from each process's consentry_consumer_lag): "
+            + "; ".join(f"{name} {held}" for name, held in result.assignment.items())
+        )
+    if len(results) == 2:
+        off, on = (total / results[t].elapsed for t in ("none", "file"))
+        print(f"  tracing cost: {100 * (off - on) / off:+.1f}% throughput (file exporter vs none)")
+    print(f"  ceiling (same run)  {ceiling:>10,.0f} msgs/s raw aiokafka produce -> consume of the same items")
+
+
+@dataclass
+class RunResult:
+    elapsed: float
+    latencies: list[float]
+    cpu: dict[str, float]
+    assignment: dict[str, str]
+
+
+def run_pipeline(
+    args: argparse.Namespace, bootstrap: str, manifests: list[Path], data_dir: Path, tracing: str
+) -> RunResult:
     base = free_port_block()
     env = {
         "CONSENTRY_TOPIC_PREFIX": f"bench-{uuid.uuid4().hex[:8]}.",
@@ -152,31 +201,31 @@ def main() -> None:
         "CONSENTRY_INGEST_PARTITIONS": str(args.partitions),
         "CONSENTRY_RIGHTS_PARTITIONS": str(args.partitions),
         "CONSENTRY_LEDGER_PARTITIONS": str(args.partitions),
-        "OTEL_TRACES_EXPORTER": os.environ.get("OTEL_TRACES_EXPORTER", "none"),
+        "OTEL_TRACES_EXPORTER": tracing,
     }
     supervisor = Supervisor(
-        work / "data",
+        data_dir,
         bootstrap,
         extra_env=env,
         instances={"rights": args.rights, "ledger": args.ledger},
         say=lambda m: print(m, file=sys.stderr),
     )
     urls = Urls(f"http://127.0.0.1:{base}", f"http://127.0.0.1:{base + 1}", f"http://127.0.0.1:{base + 2}")
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def run(path: Path) -> None:
+        with ConsentryClient(urls) as client:
+            t0 = time.perf_counter()
+            accepted = client.submit(path)
+            client.wait(accepted["manifest_id"], accepted["items"], timeout=1800)
+            with lock:
+                latencies.append(time.perf_counter() - t0)
+
     try:
         supervisor.start_all()
         time.sleep(2.0)  # let every consumer group settle before the clock starts
         started = time.perf_counter()
-        latencies: list[float] = []
-        lock = threading.Lock()
-
-        def run(path: Path) -> None:
-            with ConsentryClient(urls) as client:
-                t0 = time.perf_counter()
-                accepted = client.submit(path)
-                client.wait(accepted["manifest_id"], accepted["items"], timeout=1800)
-                with lock:
-                    latencies.append(time.perf_counter() - t0)
-
         with ThreadPoolExecutor(args.concurrency) as pool:
             list(pool.map(run, manifests))
         elapsed = time.perf_counter() - started
@@ -184,27 +233,7 @@ def main() -> None:
         assignment = {s.name: partitions_held(s.url) for s in supervisor.services if s.name != "ingest"}
     finally:
         supervisor.stop_all()
-    latencies.sort()
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    database = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
-    print(
-        f"pipeline: {total:,} items in {count} manifests of {args.manifest_size:,}, "
-        f"{args.rights} rights / {args.ledger} ledger process(es), Apache Kafka + {database}"
-    )
-    print(f"  end to end          {total / elapsed:>10,.0f} items/s ({elapsed:.1f} s)")
-    print(
-        f"  manifest latency    p50 {statistics.median(latencies):.2f} s, p99 {p99:.2f} s "
-        f"(upload start -> last item in the ledger, {args.concurrency} uploads at once)"
-    )
-    print(
-        "  CPU seconds by process (whole run incl. start-up): "
-        + ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu.items())
-    )
-    print(
-        "  partitions held (from each process's consentry_consumer_lag): "
-        + "; ".join(f"{name} {held}" for name, held in assignment.items())
-    )
-    print(f"  ceiling (same run)  {ceiling:>10,.0f} msgs/s raw aiokafka produce -> consume of the same items")
+    return RunResult(elapsed, latencies, cpu, assignment)
 
 
 if __name__ == "__main__":
