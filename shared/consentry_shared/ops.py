@@ -105,3 +105,18 @@ def database_check(engine: Any) -> Check:
         return None
 
     return check
+
+
+def asyncapi_router(broker: Any, title: str) -> APIRouter:
+    """``GET /asyncapi``: the AsyncAPI 3 document FastStream builds from the broker's subscribers
+    and publishers (topics, message contracts)."""
+    from faststream.specification import AsyncAPI
+
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/asyncapi", summary="The AsyncAPI document of this service's Kafka interface")
+    async def asyncapi() -> Response:
+        spec = AsyncAPI(broker, title=title, version="1", schema_version="3.0.0")
+        return Response(spec.to_specification().to_json(), media_type="application/json")
+
+    return router

@@ -127,3 +127,56 @@ async def test_a_dataset_card_alone_is_refused_with_a_reason(ingest: tuple) -> N
         await service.submit(
             chunks(b"---\nlicense: cc-by-4.0\n---\n# Card\n"), Submission(filename="README.md")
         )
+
+
+async def test_manifests_produced_to_kafka_are_ingested_or_dead_lettered(tmp_path: Path) -> None:
+    from consentry_shared.contracts.v1 import DeadLetter
+
+    components = build(IngestSettings(data_dir=tmp_path, telemetry=False))
+    published: list[ItemEvent] = []
+    letters: list[DeadLetter] = []
+
+    @components.broker.subscriber("items.v1")
+    async def collect(body: dict) -> None:
+        published.append(ItemEvent.model_validate(body))
+
+    @components.broker.subscriber("manifests.v1.dlq")
+    async def collect_dead(body: dict) -> None:
+        letters.append(DeadLetter.model_validate(body))
+
+    good = {
+        "manifest": {"id": "kafka-native", "platform": "acme-ai", "purpose": "ai-inference"},
+        "items": [{"id": "a", "url": "https://x.example/a"}, {"id": "b", "url": "https://x.example/b"}],
+    }
+    bad = {
+        "manifest": {"platform": "acme-ai"},
+        "items": [{"id": "a", "url": "https://x.example/a"}, {"id": "b"}],
+    }
+    async with TestKafkaBroker(components.broker) as broker:
+        await broker.publish(good, topic="manifests.v1")
+        await broker.publish(bad, topic="manifests.v1")
+        await broker.publish(b"not json", topic="manifests.v1")
+
+    assert [(e.item_id, e.purpose) for e in published] == [
+        ("a", Purpose.AI_INFERENCE),
+        ("b", Purpose.AI_INFERENCE),
+    ]
+    assert published[0].manifest_id.startswith("acme-ai:id:kafka-native@")
+    assert len(letters) == 2
+    assert "item 2 field url" in letters[0].reason
+    assert "invalid manifests.v1 message" in letters[1].reason
+
+
+async def test_the_asyncapi_document_names_the_topics_and_their_contracts(tmp_path: Path) -> None:
+    import httpx
+    from consentry_ingest.app import create_app
+
+    app = create_app(IngestSettings(data_dir=tmp_path, telemetry=False))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://ingest") as client:
+        spec = (await client.get("/asyncapi")).json()
+        openapi = (await client.get("/openapi.json")).json()
+    assert spec["asyncapi"].startswith("3.")
+    addresses = {c["address"] for c in spec["channels"].values()}
+    assert {"items.v1", "manifests.v1"} <= addresses
+    assert "ItemEvent" in str(spec["components"])
+    assert "/manifests" in openapi["paths"]

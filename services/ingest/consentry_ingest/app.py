@@ -7,16 +7,20 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from consentry_shared import topics
-from consentry_shared.kafka import KeyedBatchPublisher, make_broker
-from consentry_shared.ops import broker_check, ops_router
+from consentry_shared.contracts.v1 import ItemEvent
+from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker
+from consentry_shared.ops import asyncapi_router, broker_check, ops_router
 from consentry_shared.runtime import broker_lifespan
 from consentry_shared.telemetry import setup_tracing
 from fastapi import FastAPI
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from consentry_ingest.adapters.http import router as http_router
+from consentry_ingest.adapters.kafka import ingest_manifest_records
 from consentry_ingest.service import IngestService, spool_dir
 from consentry_ingest.settings import IngestSettings
 
@@ -51,6 +55,28 @@ def build(settings: IngestSettings, *, tracer_provider: TracerProvider | None = 
         batch_items=settings.publish_batch_items,
         max_errors=settings.max_reported_errors,
     )
+
+    @broker.subscriber(
+        settings.topic(topics.MANIFESTS),
+        group_id=settings.group("ingest"),
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=settings.consumer_heartbeat_ms,
+        title="ingest.manifests",
+        description="Manifests produced straight to Kafka (ManifestMessage); each valid one becomes "
+        "items.v1 events, an invalid one goes to manifests.v1.dlq with every error named.",
+    )
+    async def ingest_manifest(message: KafkaMessage) -> None:
+        await ingest_manifest_records(service, publisher, settings, in_records(message.raw_message))
+
+    # For the AsyncAPI document: what ingest publishes.
+    broker.publisher(
+        settings.topic(topics.ITEMS),
+        title="items.v1",
+        schema=ItemEvent,
+        description="One event per manifest item, keyed by its sha256 or URL.",
+    )
     return IngestComponents(settings, broker, publisher, service)
 
 
@@ -73,5 +99,6 @@ def create_app(
     app = FastAPI(title="Consentry ingest", version="1", lifespan=lifespan)
     app.state.components = components
     app.include_router(http_router)
+    app.include_router(asyncapi_router(components.broker, "Consentry ingest"))
     app.include_router(ops_router("ingest", checks={"kafka": broker_check(components.broker)}))
     return app

@@ -36,6 +36,7 @@ __all__ = [
     "ItemEvent",
     "LedgerEntry",
     "ManifestHeader",
+    "ManifestMessage",
     "Match",
     "Purpose",
     "RegistryChange",
@@ -125,6 +126,21 @@ class ManifestHeader(BaseModel):
     purpose: Purpose | None = None
     territory: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
     commercial: bool = True
+
+
+class ManifestMessage(_Event):
+    """``manifests.v1``: a whole manifest (or one part of a large one) produced straight to Kafka.
+
+    ``items`` are objects with the fields of a JSONL manifest line; ingest validates them exactly
+    as it validates an upload (errors name the item's position and field), publishes one
+    ``items.v1`` event per item, and dead-letters a message with any invalid item, whole.
+    A manifest split in parts gives each part the same ``manifest.id``.
+    """
+
+    manifest: ManifestHeader
+    items: Annotated[list[dict[str, object]], Field(min_length=1, max_length=100_000)]
+    part: int = Field(default=1, ge=1)
+    parts: int = Field(default=1, ge=1)
 
 
 class ItemEvent(_Event):
