@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from consentry_shared import topics
+from consentry_shared.contracts.v1 import DecisionEvent, RegistryChange
 from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker
 from consentry_shared.metrics import consumer_lag
-from consentry_shared.ops import broker_check, consumer_check, ops_router
+from consentry_shared.ops import asyncapi_router, broker_check, consumer_check, ops_router
 from consentry_shared.runtime import broker_lifespan
 from consentry_shared.telemetry import setup_tracing
 from fastapi import APIRouter, FastAPI
@@ -78,6 +79,19 @@ def build(
     async def decide_items(message: KafkaMessage) -> None:
         await service.decide_records(in_records(message.raw_message))
 
+    # For the AsyncAPI document: what rights publishes.
+    broker.publisher(
+        settings.topic(topics.DECISIONS),
+        title="decisions.v1",
+        schema=DecisionEvent,
+        description="One decision per item and purpose, with reasons and evidence.",
+    )
+    broker.publisher(
+        settings.topic(topics.RIGHTS_UPDATES),
+        title="rights.updates.v1",
+        schema=RegistryChange,
+        description="Every registry record created or replaced by an import.",
+    )
     return RightsComponents(settings, broker, store, publisher, service, subscriber)
 
 
@@ -130,4 +144,5 @@ def create_app(
     app.state.components = components
     app.include_router(http_router)
     app.include_router(_ops(components))
+    app.include_router(asyncapi_router(components.broker, "Consentry rights"))
     return app
