@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from consentry_ledger.adapters.http import router
+from consentry_ledger.adapters.http import FastProofs, install
 from consentry_ledger.adapters.sql import SqlLedgerStore
 from consentry_ledger.service import LedgerCorrupted, LedgerService
 from consentry_shared.contracts.v1 import DecisionEvent
@@ -109,7 +109,7 @@ async def ledger(store_url: str) -> AsyncIterator[Ledger]:
         checkpoints[n] = service.checkpoint_note
     app = FastAPI()
     app.state.components = SimpleNamespace(service=service, store=store)
-    app.include_router(router)
+    install(app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ledger") as http:
         yield Ledger(service, store, http, checkpoints)
     await store.close()
@@ -134,12 +134,52 @@ async def test_inclusion_proofs_verify_against_the_served_checkpoint(ledger: Led
             response = await ledger.http.get("/proof/inclusion", params=params)
             assert response.status_code == 200, response.text
             body = response.json()
+            assert response.content == json.dumps(body, separators=(",", ":")).encode()
             checkpoint = signed(body["checkpoint"])
             assert checkpoint.size == body["tree_size"] == (size or 600)
             assert base64.b64decode(body["leaf_hash"]) == leaf_hash(leaves[index])
             verify_inclusion(
                 leaf_hash(leaves[index]), index, checkpoint.size, b64(body["hashes"]), checkpoint.root_hash
             )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/proof/inclusion?index=77",
+        "/proof/inclusion?index=77&size=300",
+        "/proof/inclusion?size=256&index=3",
+        "/proof/consistency?from=10",
+        "/proof/consistency?from=10&to=300",
+        "/proof/consistency?from=0",
+    ],
+)
+async def test_the_fast_path_answers_exactly_as_the_documented_routes(ledger: Ledger, query: str) -> None:
+    fast = await ledger.http.get(query)
+    documented = await ledger.http.get(query + "&unrelated=1")  # falls through to FastAPI
+    assert fast.status_code == documented.status_code == 200
+    assert fast.content == documented.content
+    assert fast.headers["content-type"] == documented.headers["content-type"]
+
+
+async def test_plain_proof_queries_never_reach_the_fastapi_routes(ledger: Ledger) -> None:
+    async def unreachable(scope: dict, receive: object, send: object) -> None:
+        raise AssertionError(f"fell through: {scope['path']}?{scope['query_string']!r}")
+
+    middleware = FastProofs(unreachable)
+    app = SimpleNamespace(state=SimpleNamespace(components=SimpleNamespace(service=ledger.service)))
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    for path, query in [("/proof/inclusion", b"index=5&size=10"), ("/proof/consistency", b"from=3&to=256")]:
+        scope = {"type": "http", "method": "GET", "path": path, "query_string": query, "app": app}
+        await middleware(scope, None, send)  # type: ignore[arg-type]
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [200, 200]
+    beyond = {"type": "http", "method": "GET", "path": "/proof/inclusion", "query_string": b"index=600"}
+    with pytest.raises(AssertionError, match="fell through"):
+        await middleware({**beyond, "app": app}, None, send)  # type: ignore[arg-type]
 
 
 async def test_inclusion_by_event_id_and_by_item(ledger: Ledger) -> None:

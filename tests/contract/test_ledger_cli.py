@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import pytest
 import uvicorn
 from consentry.cli import app as cli_app
-from consentry_ledger.adapters.http import router
+from consentry_ledger.adapters.http import install
 from consentry_ledger.adapters.sql import SqlLedgerStore
 from consentry_ledger.service import LedgerService
 from consentry_shared.contracts.v1 import DecisionEvent
@@ -96,7 +96,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveLedger]:
         await store.close()
 
     app = FastAPI(lifespan=lifespan)
-    app.include_router(router)
+    install(app)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)

@@ -12,6 +12,7 @@ from consentry_shared.tlog import (
     MemoryTree,
     hash_tiles_for,
     leaf_hash,
+    node_hash,
     tile_path,
     verify_consistency,
     verify_inclusion,
@@ -117,3 +118,30 @@ def test_a_bad_hash_length_changes_nothing() -> None:
         cache.extend([*hashes(2, 3), b"short"])
     assert cache.size == 3
     assert cache.root() == root
+
+
+def test_every_proof_of_every_small_tree_equals_the_reference() -> None:
+    leaves = hashes(70)
+    cache = HashCache()
+    cache.extend(leaves)
+    reference = MemoryTree(leaves)
+    for new in range(1, 71):
+        for index in range(new):
+            assert cache.inclusion_proof(index, new) == reference.inclusion_proof(index, new)
+        for old in range(new + 1):
+            assert cache.consistency_proof(old, new) == reference.consistency_proof(old, new)
+
+
+def test_the_c2sp_seven_leaf_vectors() -> None:
+    a, b, c, d, e, f, g = hashes(7)
+    h, i, j = node_hash(a, b), node_hash(c, d), node_hash(e, f)
+    k, l = node_hash(h, i), node_hash(j, g)  # noqa: E741 - the spec's names
+    cache = HashCache()
+    cache.extend([a, b, c, d, e, f, g])
+    assert cache.inclusion_proof(0, 7) == [b, i, l]
+    assert cache.inclusion_proof(3, 7) == [c, h, l]
+    assert cache.inclusion_proof(4, 7) == [f, g, k]
+    assert cache.inclusion_proof(6, 7) == [j, k]
+    assert cache.consistency_proof(3, 7) == [c, d, h, l]
+    assert cache.consistency_proof(4, 7) == [l]
+    assert cache.consistency_proof(6, 7) == [j, g, k]

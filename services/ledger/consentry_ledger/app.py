@@ -17,7 +17,7 @@ from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
-from consentry_ledger.adapters.http import router as http_router
+from consentry_ledger.adapters.http import install as install_http_api
 from consentry_ledger.adapters.keys import load_or_create_signer
 from consentry_ledger.adapters.sql import SqlLedgerStore
 from consentry_ledger.adapters.store import LedgerStore
@@ -47,7 +47,10 @@ def build(
     provider = tracer_provider
     tracer = trace.get_tracer("consentry.ledger", tracer_provider=provider)
     broker = make_broker(
-        settings.kafka_bootstrap_servers, client_id="consentry-ledger", tracer_provider=provider
+        settings.kafka_bootstrap_servers,
+        client_id="consentry-ledger",
+        tracer_provider=provider,
+        security=settings.kafka_security(),
     )
     store = store or SqlLedgerStore.from_url(settings.database_url_for("ledger"))
     signer = load_or_create_signer(settings.data_dir / "ledger.key", settings.origin)
@@ -97,5 +100,5 @@ def create_app(
 
     app = FastAPI(title="Consentry ledger", version="1", lifespan=lifespan)
     app.state.components = components
-    app.include_router(http_router)
+    install_http_api(app)
     return app

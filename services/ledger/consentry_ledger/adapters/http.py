@@ -9,17 +9,26 @@
 
 Errors are JSON ``{"detail": "..."}``: 400 for an impossible request, 404 for a size, index,
 entry or tile the log does not have.
+
+The two proof paths are the hottest reads (auditors and monitors poll them), and FastAPI's
+per-request machinery costs several times the proof itself. :class:`FastProofs` answers the
+plain, well-formed forms (``?index=I[&size=N]``, ``?from=M[&to=N]``) directly in ASGI with the
+same service calls and the same bodies; anything else (other parameters, errors) falls through
+to the FastAPI routes below, which remain the documented and complete implementation.
+``install`` puts both on an app.
 """
 
 from __future__ import annotations
 
-import base64
+import functools
 import json
 import re
+from binascii import b2a_base64
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from consentry_shared.tlog import TILE_WIDTH, encode_entry_bundle
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from consentry_ledger.service import (
@@ -55,12 +64,32 @@ def _store(request: Request) -> LedgerStore:
 
 
 def _b64(value: bytes) -> str:
-    return base64.b64encode(value).decode("ascii")
+    return b2a_base64(value, newline=False).decode("ascii")
+
+
+@functools.lru_cache(maxsize=64)
+def _json_string(note: str) -> str:
+    # Proofs mostly cite the latest checkpoint: encode each note once.
+    return json.dumps(note)
+
+
+def _inclusion_json(proof: InclusionProof) -> bytes:
+    """``json.dumps(_inclusion_body(proof), separators=(",", ":"))``, built directly: base64 needs
+    no escaping, and the checkpoint's encoding is cached."""
+    hashes = ",".join([f'"{_b64(h)}"' for h in proof.hashes])
+    return (
+        f'{{"index":{proof.index},"tree_size":{proof.tree_size},"leaf_hash":"{_b64(proof.leaf_hash)}",'
+        f'"hashes":[{hashes}],"checkpoint":{_json_string(proof.checkpoint)}}}'
+    ).encode()
+
+
+def _json_bytes(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _json(body: dict[str, Any]) -> Response:
     # Serialised here rather than through a response model: proofs are the hot path.
-    return Response(json.dumps(body, separators=(",", ":")).encode(), media_type=_JSON)
+    return Response(_json_bytes(body), media_type=_JSON)
 
 
 def _http_error(error: QueryError) -> HTTPException:
@@ -238,7 +267,7 @@ async def proof_inclusion(
         proof = await service.inclusion(index, size)
     except QueryError as error:
         raise _http_error(error) from None
-    return _json(_inclusion_body(proof))
+    return Response(_inclusion_json(proof), media_type=_JSON)
 
 
 @router.get(
@@ -316,3 +345,83 @@ async def report(request: Request, manifest_id: str) -> dict[str, Any]:
     body = manifest_report(manifest_id, [(r.index, r.leaf) for r in rows])
     body["checkpoint"] = _service(request).checkpoint_note
     return body
+
+
+# --- the fast path ---------------------------------------------------------------------------
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_JSON_HEADERS = [(b"content-type", _JSON.encode())]
+
+
+def _plain_query(query: bytes, required: str, optional: str) -> tuple[int, int | None] | None:
+    """``(required, optional)`` from a query of exactly those decimal parameters, else ``None``."""
+    values: dict[str, int] = {}
+    for part in query.split(b"&"):
+        name, equals, value = part.partition(b"=")
+        key = name.decode("ascii", "replace")
+        if not equals or key not in (required, optional) or key in values or not value.isdigit():
+            return None
+        values[key] = int(value)
+    if required not in values:
+        return None
+    return values[required], values.get(optional)
+
+
+class FastProofs:
+    """ASGI middleware serving ``GET /proof/inclusion?index=I[&size=N]`` and
+    ``GET /proof/consistency?from=M[&to=N]`` without FastAPI's routing and validation (see the
+    module docstring). Responses are byte-identical to the FastAPI routes'."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            path = scope["path"]
+            if path == "/proof/inclusion":
+                body = await self._inclusion(scope)
+            elif path == "/proof/consistency":
+                body = await self._consistency(scope)
+            else:
+                body = None
+            if body is not None:
+                headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _service(scope: Scope) -> LedgerService:
+        return scope["app"].state.components.service  # type: ignore[no-any-return]
+
+    async def _inclusion(self, scope: Scope) -> bytes | None:
+        query = _plain_query(scope["query_string"], "index", "size")
+        if query is None or query[1] == 0:
+            return None
+        try:
+            proof = await self._service(scope).inclusion(*query)
+        except QueryError:
+            return None  # FastAPI answers with the error
+        return _inclusion_json(proof)
+
+    async def _consistency(self, scope: Scope) -> bytes | None:
+        query = _plain_query(scope["query_string"], "from", "to")
+        if query is None or query[1] == 0:
+            return None
+        try:
+            proof = await self._service(scope).consistency(*query)
+        except QueryError:
+            return None
+        return _json_bytes(_consistency_body(proof))
+
+
+def install(app: FastAPI) -> None:
+    """Add the ledger's HTTP API to ``app``: the routes and the proof fast path."""
+    app.include_router(router)
+    app.add_middleware(FastProofs)
