@@ -9,7 +9,7 @@ STATE  := deploy/local/.state
 MEMBERS := pyproject.toml uv.lock shared/pyproject.toml cli/pyproject.toml \
            services/ingest/pyproject.toml services/rights/pyproject.toml services/ledger/pyproject.toml
 
-.PHONY: help install run test test-unit lint infra-up infra-down infra-status infra-env kafka-up kafka-down \
+.PHONY: help install run test test-unit lint browser infra-up infra-down infra-status infra-env kafka-up kafka-down \
         kafka-fresh pg-up pg-down bench clean
 
 help: ## List the targets
@@ -25,11 +25,16 @@ $(VENV)/.installed: $(MEMBERS)
 run: install ## Start everything on the embedded default, import the sample registry, submit the sample manifest
 	$(VENV)/bin/consentry up --with-sample
 
-test: install infra-up ## Start real Apache Kafka + PostgreSQL and run the whole suite
+test: install infra-up browser ## Start real Apache Kafka + PostgreSQL and run the whole suite
 	set -a && source $(STATE)/env && set +a && $(VENV)/bin/pytest
 
 test-unit: install ## Only the fast tests (no infrastructure)
 	$(VENV)/bin/pytest tests/unit tests/service
+
+browser: ## Debian's Chromium for the HTML report test (skipped, and said so, where it cannot be installed)
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
+	  echo "chromium not installed: tests/unit/test_cli_reports.py will skip its browser check"
 
 lint: install ## ruff + mypy (strict)
 	$(VENV)/bin/ruff check .

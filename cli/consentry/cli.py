@@ -367,18 +367,33 @@ def trace(
 @app.command()
 def report(
     manifest_id: Annotated[str, typer.Argument(help="The id `consentry submit` printed")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", help="text (default), json, csv, or html (one self-contained page)")
+    ] = "text",
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file")] = None,
 ) -> None:
     """Show a manifest's verdicts as recorded in the ledger."""
+    from consentry import reports
+
+    fmt = "json" if as_json else fmt
+    renderers = {"json": reports.as_json, "csv": reports.as_csv, "html": reports.as_html}
+    if fmt != "text" and fmt not in renderers:
+        _fail(EXIT_BAD_INPUT, f"--format must be text, json, csv or html, not {fmt!r}")
     with ConsentryClient() as client:
         try:
             result = client.report(manifest_id)
         except ConsentryError as error:
             _client_errors(error)
-    if as_json:
-        sys.stdout.write(json.dumps(result, indent=2) + "\n")
-    else:
+    if fmt == "text":
         _print_summary(result)
+        return
+    text = renderers[fmt](result)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
 
 
 # --- ledger -------------------------------------------------------------------------------------
