@@ -105,7 +105,7 @@ pre{{background:#f5f5f5;padding:.5rem;overflow-x:auto;font-size:.75rem}}
 {_bars("Verdicts", verdict_rows)}
 {_bars("Top reasons", reason_rows)}
 {_bars("Top rights records deciding items", holder_rows)}
-<h2>Violations ({len(violations)})</h2>
+<h2>Violations and unknowns ({len(violations)})</h2>
 <table id="violations"><thead><tr><th>item</th><th>verdict</th><th>reasons</th><th>ledger index</th>
 <th>url</th></tr></thead>
 <tbody>{rows}</tbody></table>
