@@ -28,8 +28,9 @@ AFTER = AT + timedelta(days=30)
 SHA = "c" * 64
 URL = "https://img.example.org/photos/cat.jpg"
 PLATFORM = "acme-ai"
-OPT_IN = Policy("p1")
-OPT_OUT = Policy("p1", regime="opt-out")
+# One regime everywhere: the jurisdiction table has its own tests (test_rights_regimes.py).
+OPT_IN = Policy("p1", regimes={})
+OPT_OUT = Policy("p1", regime="opt-out", regimes={})
 CONSENT, VIOLATION = Verdict.CONSENT, Verdict.VIOLATION
 
 
@@ -428,14 +429,14 @@ def test_an_unknown_licence_refuses_under_opt_in() -> None:
     assert decision.verdict is VIOLATION
     assert decision.reasons == ("licence-unverified:LicenseRef-Custom",)
     assert signals(decision) == [("manifest.license", "m1"), ("policy.regime", "p1")]
-    assert decision.evidence[-1].value == "opt-in"
+    assert decision.evidence[-1].value == "opt-in;jurisdiction=DE"
 
 
 def test_an_unknown_licence_is_allowed_but_flagged_under_opt_out() -> None:
     decision = run(item(license="LicenseRef-Custom"), policy=OPT_OUT)
     assert decision.verdict is CONSENT
     assert decision.reasons == ("no-reservation", "licence-unverified:LicenseRef-Custom")
-    assert decision.evidence[-1].value == "opt-out"
+    assert decision.evidence[-1].value == "opt-out;jurisdiction=DE"
 
 
 @pytest.mark.parametrize("policy", [OPT_IN, OPT_OUT])
@@ -710,7 +711,7 @@ def test_a_matching_worldwide_deal_in_force_always_gives_consent(
         match=data.draw(_selectors(the_item)),
     )
     background["deals"].append(granting)
-    policy = Policy("p", regime="opt-out" if regime == "opt-out" else "opt-in")
+    policy = Policy("p", regime="opt-out" if regime == "opt-out" else "opt-in", regimes={})
     decision = run(the_item, policy=policy, **background)
     assert decision.verdict is CONSENT
     assert decision.reasons[0].startswith("deal:")
@@ -729,7 +730,7 @@ def test_a_matching_reservation_in_force_without_a_deal_never_gives_consent(
         match=data.draw(_selectors(the_item)),
     )
     background["reservations"].append(binding)
-    policy = Policy("p", regime="opt-out" if regime == "opt-out" else "opt-in")
+    policy = Policy("p", regime="opt-out" if regime == "opt-out" else "opt-in", regimes={})
     decision = run(the_item, policy=policy, **background)
     assert decision.verdict is VIOLATION
     assert "reservation:zz-binding" in decision.reasons

@@ -23,7 +23,6 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from consentry_rights.adapters.http import router as http_router
 from consentry_rights.adapters.store import RegistryStore, SqlRegistryStore
-from consentry_rights.domain import Policy
 from consentry_rights.service import RightsService
 from consentry_rights.settings import RightsSettings
 
@@ -58,7 +57,7 @@ def build(
     )
     store = store or SqlRegistryStore.from_url(settings.database_url_for("rights"))
     publisher = KeyedBatchPublisher(broker, {})
-    policy = Policy(version=settings.policy_version, regime=settings.regime)
+    policy = settings.policy()
     service = RightsService(store, publisher, policy, topic_of=settings.topic, tracer=tracer)
 
     subscriber = broker.subscriber(

@@ -5,16 +5,23 @@
 1. **Deals.** A deal for ``item.platform`` that matches the item, covers the purpose, is in force
    at ``at`` (``valid_from <= at < valid_until``, not revoked at or before ``at``) and covers the
    item's territory (or is worldwide, ``*``; an item without a territory needs a worldwide deal)
-   gives CONSENT. A matching deal that fails one condition grants nothing but is reported.
+   gives CONSENT. A matching deal that fails one condition grants nothing but is reported. A deal
+   beats every reservation below it; the signals it overrides are kept as evidence.
 2. **Reservations.** Reservations in force at ``at`` that match and cover the purpose give
-   VIOLATION, all listed, most specific first.
-3. **Licence.** The registry's licence for the item's hash beats the manifest's claim (a more
+   VIOLATION, all listed, most specific first; web signals that reserve too follow them.
+3. **Web signals** (:mod:`.web_signals`): what the item's crawl-time evidence (and, when given,
+   a fresh fetch) says, combined per purpose, most restrictive first. ``reserved``, or
+   ``constrained`` (a licence on offer, which nobody took) gives VIOLATION; ``unknown`` (a body
+   that could not be read) gives UNKNOWN under either regime unless the licence refuses anyway.
+   ``not-reserved`` and ``unset`` readings are evidence only: the licence rule decides.
+4. **Licence.** The registry's licence for the item's hash beats the manifest's claim (a more
    permissive claim is flagged as laundering); the terms then decide. Without any licence the
    regime decides: ``opt-in`` refuses, ``opt-out`` (EU DSM Art. 4 style) allows what nobody
-   reserved.
+   reserved. The regime is the :class:`Policy`'s for the item's jurisdiction (its territory).
 
 The engine never fails open: an unparseable or unknown licence never yields CONSENT under
-``opt-in``, and an unparseable one never does under either regime.
+``opt-in``, an unparseable one never does under either regime, and neither does a signal that
+could not be read.
 
 Reason codes (``reasons[0]`` is the one that settled the verdict; facts seen on the way, such as
 a deal that failed, follow)::
@@ -22,22 +29,25 @@ a deal that failed, follow)::
     deal:<id>                      deal-purpose:<id>  deal-revoked:<id>  deal-expired:<id>
     deal-not-yet-valid:<id>        deal-territory:<id>
     reservation:<id>
+    signal:<signal>                signal-payment-required:<signal>  signal-unreadable:<signal>
     licence:<expr>                 duty:attribution  duty:share-alike  duty:non-commercial
     licence-non-commercial:<expr>  licence-no-derivatives:<expr>  all-rights-reserved:<expr>
     licence-unverified:<expr>      licence-invalid    no-licence  no-reservation
     work-licence:<work id>         licence-laundering
 
-New signal kinds (web signals: TDMRep, robots, IPTC, C2PA...) slot in as further rules in
-``_OVERRIDING_RULES``; each rule sees the same :class:`_Case` and either settles or passes.
+``<signal>`` is a signal name of :mod:`.signals` (``tdmrep.header``, ``robots.txt``,
+``x-robots-tag``, ``iptc.data-mining``, ``c2pa.training-mining``, ``rsl``, ...), suffixed with
+``@crawl`` or ``@fetch`` when a fetched capture was read beside the crawl-time one, so the
+reason says which decided.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Final, Literal, TypeAlias
+from typing import Final, TypeAlias
 
 from consentry_shared.contracts.v1 import (
     Deal,
@@ -49,7 +59,9 @@ from consentry_shared.contracts.v1 import (
     Work,
 )
 
+from .regimes import DEFAULT_REGIMES, REGIMES, Regime, regime_table
 from .registry import RegistryView
+from .signals import SignalReading
 from .spdx import (
     LicenceExpression,
     LicenceExpressionError,
@@ -58,11 +70,16 @@ from .spdx import (
     parse_licence,
     permissiveness,
 )
+from .web_signals import (
+    DEFAULT_DOCUMENTS,
+    ParsedDocuments,
+    SignalCapture,
+    WebSignals,
+    capture_from_evidence,
+    read_signals,
+)
 
 __all__ = ["Decision", "Policy", "Regime", "decide", "purpose_covers"]
-
-Regime: TypeAlias = Literal["opt-in", "opt-out"]
-_REGIMES: Final = ("opt-in", "opt-out")
 
 # Each purpose a record may name, and the broader purpose that contains it.
 _PARENT: Final[dict[str, str]] = {
@@ -96,21 +113,38 @@ def purpose_covers(record_purposes: Iterable[str], purpose: Purpose) -> bool:
     return any(listed in covering for listed in record_purposes)
 
 
+def _default_regimes() -> Mapping[str, Regime]:
+    return DEFAULT_REGIMES
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """How to decide when the registry and the licence leave the question open.
+    """How to decide when the registry, the signals and the licence leave the question open.
 
-    ``version`` is recorded with every decision so auditors can replay it.
+    ``regimes`` maps jurisdictions (ISO 3166 alpha-2 codes, or the groups ``EU`` and ``EEA``,
+    expanded on construction; see :mod:`.regimes`) to a regime; ``regime`` applies everywhere
+    else and to items without a jurisdiction. By default the EU member states and Japan are
+    ``opt-out``, everything else ``opt-in``. ``version`` is recorded with every decision so
+    auditors can replay it: a changed table MUST come with a new version.
     """
 
     version: str
     regime: Regime = "opt-in"
+    regimes: Mapping[str, Regime] = field(default_factory=_default_regimes, hash=False)
 
     def __post_init__(self) -> None:
         if not self.version:
             raise ValueError("policy version must not be empty")
-        if self.regime not in _REGIMES:  # a typo must not quietly become the lax regime
-            raise ValueError(f"regime must be one of {_REGIMES}, not {self.regime!r}")
+        if self.regime not in REGIMES:  # a typo must not quietly become the lax regime
+            raise ValueError(f"regime must be one of {REGIMES}, not {self.regime!r}")
+        if self.regimes is not DEFAULT_REGIMES:
+            object.__setattr__(self, "regimes", regime_table(self.regimes))
+
+    def regime_for(self, jurisdiction: str | None) -> Regime:
+        """The regime for ``jurisdiction`` (case and blanks ignored); ``regime`` if not listed."""
+        if jurisdiction is None:
+            return self.regime
+        return self.regimes.get(jurisdiction.strip().upper(), self.regime)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +165,8 @@ class _Case:
     policy: Policy
     at: datetime
     url: str
+    signals: WebSignals | None = None
+    unreadable: tuple[SignalReading, ...] = ()
     noted_reasons: list[str] = field(default_factory=list)
     noted_evidence: list[Evidence] = field(default_factory=list)
 
@@ -144,21 +180,62 @@ class _Case:
     def evidence(self, signal: str, ref: str | None, value: str | None) -> Evidence:
         return Evidence(signal=signal, ref=ref, value=value, seen_at=self.at)
 
+    def regime(self) -> tuple[Regime, Evidence]:
+        """The regime for the item's jurisdiction, and the evidence saying so."""
+        jurisdiction = _jurisdiction(self.item)
+        regime = self.policy.regime_for(jurisdiction)
+        value = regime if jurisdiction is None else f"{regime};jurisdiction={jurisdiction}"
+        return regime, self.evidence("policy.regime", self.policy.version, value)
 
-def decide(item: ItemEvent, registry: RegistryView, policy: Policy, at: datetime) -> Decision:
+
+def _jurisdiction(item: ItemEvent) -> str | None:
+    """Whose law governs the use: the item's territory (the manifest's, set by ingest)."""
+    if item.territory is None or not item.territory.strip():
+        return None
+    return item.territory.strip().upper()
+
+
+def decide(
+    item: ItemEvent,
+    registry: RegistryView,
+    policy: Policy,
+    at: datetime,
+    *,
+    fetched: SignalCapture | None = None,
+    documents: ParsedDocuments = DEFAULT_DOCUMENTS,
+) -> Decision:
     """Decide whether ``item.platform`` may use ``item`` for ``item.purpose`` at time ``at``.
 
-    Pure and deterministic: the same item, registry snapshot, policy and ``at`` give an equal
-    Decision. ``at`` MUST be timezone-aware (a naive time raises ``ValueError``).
+    The web signals read are those of the item's crawl-time ``evidence`` and, when given, the
+    ``fetched`` capture (then every signal name says ``@crawl`` or ``@fetch``). ``documents``
+    memoises parsed origin files (see :class:`~.web_signals.ParsedDocuments`).
+
+    Pure and deterministic: the same item, fetched capture, registry snapshot, policy and ``at``
+    give an equal Decision. ``at`` MUST be timezone-aware (a naive time raises ``ValueError``).
     """
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("decision time must be timezone-aware")
-    case = _Case(item, registry, policy, at, str(item.url))
+    url = str(item.url)
+    case = _Case(item, registry, policy, at, url)
+    if item.evidence or fetched is not None:
+        case.signals = read_signals(
+            (capture_from_evidence(item.evidence, url), fetched),
+            url,
+            media_type=item.media_type,
+            platform_token=item.platform,
+            user="commercial" if item.commercial else "non-commercial",
+            territory=item.territory,
+            label=fetched is not None,
+            documents=documents,
+        )
     for rule in _OVERRIDING_RULES:
         decision = rule(case)
         if decision is not None:
             return decision
-    return _licence_rule(case)
+    decision = _licence_rule(case)
+    if case.unreadable:
+        return _unreadable(case, decision)
+    return decision
 
 
 # --- rule 1: deals ----------------------------------------------------------------------------
@@ -198,7 +275,9 @@ def _deal_rule(case: _Case) -> Decision | None:
         evidence = case.evidence("registry.deal", deal.id, _deal_value(deal))
         failure = _deal_failure(deal, item, case.at)
         if failure is None:
-            return Decision(Verdict.CONSENT, (f"deal:{deal.id}",), (evidence,))
+            # The deal beats every signal; the ones it overrides stay on the record.
+            overridden = case.signals.evidence if case.signals is not None else ()
+            return Decision(Verdict.CONSENT, (f"deal:{deal.id}",), (evidence, *overridden))
         case.noted_reasons.append(f"{failure}:{deal.id}")
         case.noted_evidence.append(evidence)
     return None
@@ -227,21 +306,69 @@ def _reservation_rule(case: _Case) -> Decision | None:
     ]
     if not binding:
         return None
-    return case.settle(
-        Verdict.VIOLATION,
-        [f"reservation:{reservation.id}" for reservation in binding],
-        [
-            case.evidence("registry.reservation", reservation.id, _reservation_value(reservation))
-            for reservation in binding
-        ],
+    reasons = [f"reservation:{reservation.id}" for reservation in binding]
+    evidence = [
+        case.evidence("registry.reservation", reservation.id, _reservation_value(reservation))
+        for reservation in binding
+    ]
+    signals = case.signals
+    if signals is not None:
+        # Registry and web reservations both count: the signals that reserve too are listed.
+        outcome = signals.outcome(item.purpose.value)
+        if outcome.status in _RESTRICTING:
+            reasons.extend(_signal_reasons(outcome.deciding))
+        evidence.extend(signals.evidence_of(outcome.deciding))
+    return case.settle(Verdict.VIOLATION, reasons, evidence)
+
+
+# --- rule 3: web signals ----------------------------------------------------------------------
+
+_RESTRICTING: Final = frozenset({"reserved", "constrained"})
+
+
+def _signal_reasons(deciding: Iterable[SignalReading]) -> list[str]:
+    reasons = (
+        f"signal-payment-required:{reading.signal}"
+        if reading.requires_payment
+        else f"signal:{reading.signal}"
+        for reading in deciding
     )
+    return list(dict.fromkeys(reasons))
+
+
+def _signal_rule(case: _Case) -> Decision | None:
+    signals = case.signals
+    if signals is None:
+        return None
+    outcome = signals.outcome(case.item.purpose.value)
+    if outcome.status in _RESTRICTING:
+        # Constrained: a licence is on offer (perhaps for payment); without a deal nobody took it.
+        return case.settle(
+            Verdict.VIOLATION, _signal_reasons(outcome.deciding), signals.evidence_of(outcome.deciding)
+        )
+    if outcome.status == "unknown":
+        case.unreadable = outcome.deciding  # settled after the licence rule: it may refuse anyway
+        return None
+    case.noted_evidence.extend(signals.evidence)  # not reserved or unset: evidence only
+    return None
+
+
+def _unreadable(case: _Case, licence: Decision) -> Decision:
+    """A signal could not be read: never consent. A licence that refuses anyway still refuses
+    (the most restrictive verdict wins); otherwise the verdict is UNKNOWN."""
+    assert case.signals is not None
+    reasons = list(dict.fromkeys(f"signal-unreadable:{reading.signal}" for reading in case.unreadable))
+    evidence = case.signals.evidence_of(case.unreadable)
+    if licence.verdict is Verdict.VIOLATION:
+        return Decision(Verdict.VIOLATION, (*licence.reasons, *reasons), (*licence.evidence, *evidence))
+    return Decision(Verdict.UNKNOWN, (*reasons, *case.noted_reasons), (*evidence, *licence.evidence))
 
 
 _Rule: TypeAlias = Callable[[_Case], Decision | None]
-_OVERRIDING_RULES: Final[tuple[_Rule, ...]] = (_deal_rule, _reservation_rule)
+_OVERRIDING_RULES: Final[tuple[_Rule, ...]] = (_deal_rule, _reservation_rule, _signal_rule)
 
 
-# --- rule 3: the licence ----------------------------------------------------------------------
+# --- rule 4: the licence ----------------------------------------------------------------------
 
 
 # Below every parseable licence: an unparseable one proves nothing.
@@ -304,10 +431,10 @@ def _licence_rule(case: _Case) -> Decision:
     if manifest is not None:
         return _apply_claim(case, manifest, [], manifest_evidence)
 
-    regime = case.evidence("policy.regime", case.policy.version, case.policy.regime)
-    if case.policy.regime == "opt-out":
-        return case.settle(Verdict.CONSENT, ["no-reservation"], [regime])
-    return case.settle(Verdict.VIOLATION, ["no-licence"], [regime])
+    regime, regime_evidence = case.regime()
+    if regime == "opt-out":
+        return case.settle(Verdict.CONSENT, ["no-reservation"], [regime_evidence])
+    return case.settle(Verdict.VIOLATION, ["no-licence"], [regime_evidence])
 
 
 def _work_evidence(case: _Case, work: Work) -> Evidence:
@@ -321,11 +448,13 @@ def _apply_claim(case: _Case, claim: _Claim, context: list[str], evidence: list[
     if terms.use == "none":
         return case.settle(Verdict.VIOLATION, [f"all-rights-reserved:{spelling}", *context], evidence)
     if terms.use == "unknown":
-        regime = case.evidence("policy.regime", case.policy.version, case.policy.regime)
+        regime, regime_evidence = case.regime()
         unverified = f"licence-unverified:{spelling}"
-        if case.policy.regime == "opt-out":
-            return case.settle(Verdict.CONSENT, ["no-reservation", unverified, *context], [*evidence, regime])
-        return case.settle(Verdict.VIOLATION, [unverified, *context], [*evidence, regime])
+        if regime == "opt-out":
+            return case.settle(
+                Verdict.CONSENT, ["no-reservation", unverified, *context], [*evidence, regime_evidence]
+            )
+        return case.settle(Verdict.VIOLATION, [unverified, *context], [*evidence, regime_evidence])
     if terms.no_derivatives and case.item.purpose in _TRAINING:
         return case.settle(Verdict.VIOLATION, [f"licence-no-derivatives:{spelling}", *context], evidence)
     if terms.use == "non-commercial" and case.item.commercial:

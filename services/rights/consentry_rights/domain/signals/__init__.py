@@ -47,7 +47,7 @@ from .base import (
 from .c2pa import read_c2pa_training_mining
 from .iptc import read_iptc_data_mining
 from .robots import AI_USER_AGENTS, RobotsReport, RobotsTxt, read_robots, robots_unavailable
-from .robots_meta import read_meta_robots, read_x_robots_tag
+from .robots_meta import read_meta_robots, read_meta_robots_tags, read_x_robots_tag
 from .rsl import RSL_NAMESPACE, RslDocument, read_rsl
 from .tdmrep import (
     TDMREP_PROFILE,
@@ -59,6 +59,7 @@ from .tdmrep import (
     read_tdmrep,
     read_tdmrep_headers,
     read_tdmrep_meta,
+    read_tdmrep_meta_tags,
     resolve_tdmrep,
 )
 
@@ -94,11 +95,13 @@ __all__ = [
     "read_content_usage_header",
     "read_iptc_data_mining",
     "read_meta_robots",
+    "read_meta_robots_tags",
     "read_robots",
     "read_rsl",
     "read_tdmrep",
     "read_tdmrep_headers",
     "read_tdmrep_meta",
+    "read_tdmrep_meta_tags",
     "read_x_robots_tag",
     "reading_to_evidence",
     "resolve_tdmrep",

@@ -51,7 +51,7 @@ from .base import (
 )
 from .robots import AI_USER_AGENTS
 
-__all__ = ["parse_robots_directives", "read_meta_robots", "read_x_robots_tag"]
+__all__ = ["parse_robots_directives", "read_meta_robots", "read_meta_robots_tags", "read_x_robots_tag"]
 
 HEADER_SIGNAL: Final = "x-robots-tag"
 META_SIGNAL: Final = "meta-robots"
@@ -170,6 +170,21 @@ def read_meta_robots(
         tags = meta_tags(html)
     except SignalParseError as error:
         return [unknown(META_SIGNAL, source, None, str(error))]
+    return read_meta_robots_tags(
+        tags, media_type=media_type, platform_token=platform_token, agents=agents, source=source
+    )
+
+
+def read_meta_robots_tags(
+    tags: Iterable[tuple[str, str]],
+    *,
+    media_type: str | None = None,
+    platform_token: str | None = None,
+    agents: Iterable[str] = AI_USER_AGENTS,
+    source: str | None = None,
+) -> list[SignalReading]:
+    """As :func:`read_meta_robots`, from meta tags already extracted as (lower-case name, content)
+    pairs (crawl-time evidence often carries them so, without the page)."""
     wanted = _wanted(platform_token, agents)
     directives: list[Directive] = []
     raws: list[str] = []

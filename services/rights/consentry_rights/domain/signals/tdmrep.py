@@ -66,6 +66,7 @@ __all__ = [
     "read_tdmrep",
     "read_tdmrep_headers",
     "read_tdmrep_meta",
+    "read_tdmrep_meta_tags",
     "resolve_tdmrep",
 ]
 
@@ -240,6 +241,15 @@ def read_tdmrep_meta(html: str | bytes, *, source: str | None = None) -> TdmDecl
         tags = meta_tags(html)
     except SignalParseError as error:
         return TdmDeclaration("meta", None, None, None, source, error=str(error))
+    return read_tdmrep_meta_tags(tags, source=source)
+
+
+def read_tdmrep_meta_tags(
+    tags: Iterable[tuple[str, str]], *, source: str | None = None
+) -> TdmDeclaration | None:
+    """As :func:`read_tdmrep_meta`, from meta tags already extracted as (lower-case name, content)
+    pairs (crawl-time evidence often carries them so, without the page)."""
+    tags = list(tags)
     reservations = [content for name, content in tags if name == "tdm-reservation"]
     policies = [content for name, content in tags if name == "tdm-policy"]
     return _declare("meta", reservations, policies, source)
