@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,3 +216,39 @@ async def _poison_roundtrip(stack: Stack, tmp_path: Path) -> None:
     after = tmp_path / "after.jsonl"
     after.write_text('{"id": "after-poison", "url": "https://after.example/1", "license": "MIT"}\n')
     assert _submit_json(stack, after, "--platform", "acme-ai")["counts"]["consent"] == 1
+
+
+def test_revoking_a_deal_reaches_the_ledger_within_seconds(stack: Stack, tmp_path: Path) -> None:
+    registry = tmp_path / "deal.jsonl"
+    deal = {
+        "kind": "deal",
+        "id": "deal-live",
+        "holder": "gallery",
+        "licensee": "acme-ai",
+        "match": {"domain": "live.example"},
+        "purposes": ["ai-training"],
+        "territories": ["*"],
+        "from": "2025-01-01T00:00:00Z",
+        "until": "2099-01-01T00:00:00Z",
+    }
+    registry.write_text(json.dumps(deal) + "\n")
+    assert cli("rights", "import", str(registry), env=stack.env).returncode == 0
+    manifest = tmp_path / "live.jsonl"
+    manifest.write_text('{"id": "live-1", "url": "https://live.example/a.jpg"}\n')
+    first = _submit_json(stack, manifest, "--platform", "acme-ai")
+    assert first["results"][0]["verdict"] == "consent"
+
+    registry.write_text(json.dumps({**deal, "revoked_at": "2026-01-01T00:00:00Z"}) + "\n")
+    revoked = cli("rights", "import", str(registry), env=stack.env)
+    assert revoked.returncode == 0, revoked.stderr
+    deadline = time.monotonic() + 30
+    while True:
+        report = stack.client.report(first["manifest_id"])
+        latest = report["items"][-1]
+        if latest["verdict"] == "violation":
+            break
+        assert time.monotonic() < deadline, report
+        time.sleep(0.3)
+    assert latest["reasons"][0] == "consent-revoked"
+    assert "deal-revoked:deal-live" in latest["reasons"]
+    assert latest["index"] > first["results"][0]["ledger_index"]
