@@ -100,8 +100,21 @@ def body_sha256(body: str | bytes) -> str:
 
 def origin_of(url: str) -> str:
     """``scheme://host[:port]`` of ``url``, lower-cased, default port dropped; ``""`` if none."""
+    scheme_end = url.find("://")
+    if scheme_end <= 0:
+        return ""
+    end = len(url)
+    for delimiter in "/?#":
+        found = url.find(delimiter, scheme_end + 3)
+        if found != -1 and found < end:
+            end = found
+    return _origin(url[:end])  # memoised by scheme://authority: items share their origin
+
+
+@lru_cache(maxsize=4096)
+def _origin(prefix: str) -> str:
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(prefix)
         port = parts.port
     except ValueError:
         return ""
@@ -283,7 +296,7 @@ class ParsedDocuments:
 
     __slots__ = ("_entries", "hits", "maxsize", "misses")
 
-    def __init__(self, maxsize: int = 1024) -> None:
+    def __init__(self, maxsize: int = 4096) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be >= 1")
         self.maxsize = maxsize
@@ -346,11 +359,13 @@ class WebSignals:
 class _Observed:
     reading: SignalReading
     sha256: str | None
+    shared: bool = False  # read from an origin file: the same reading recurs for its items
 
 
-@lru_cache(maxsize=16384)
-def _evidence(reading: SignalReading, sha256: str | None, seen_at: datetime | None) -> Evidence:
-    # Memoised: the readings of a shared origin file repeat for every item of that origin.
+@lru_cache(maxsize=8192)
+def _shared_evidence(reading: SignalReading, sha256: str | None, seen_at: datetime | None) -> Evidence:
+    # Memoised for origin files only: their readings repeat for every item of the origin, while
+    # an item's own readings (its URL is their source) never would and would only flood the memo.
     return reading_to_evidence(reading, seen_at=seen_at, body_sha256=sha256)
 
 
@@ -393,7 +408,12 @@ def read_signals(
             if suffix:
                 reading = replace(reading, signal=reading.signal + suffix)
             readings.append(reading)
-            evidence.append(_evidence(reading, found.sha256, capture.seen_at))
+            if found.shared and not suffix:
+                evidence.append(_shared_evidence(reading, found.sha256, capture.seen_at))
+            else:
+                evidence.append(
+                    reading_to_evidence(reading, seen_at=capture.seen_at, body_sha256=found.sha256)
+                )
     if not readings:
         return None
     return WebSignals(tuple(readings), tuple(evidence), combine(readings))
@@ -504,7 +524,7 @@ def _read_tdmrep(capture: SignalCapture, url: str, documents: ParsedDocuments) -
         detail = detail or f"tdmrep.json absent (HTTP {tdm_file.status})"
         reading = replace(reading, source=tdm_file.url, detail=detail)
     from_file = reading.signal == "tdmrep.well-known"
-    return [_Observed(reading, file_sha256 if from_file else None)]
+    return [_Observed(reading, file_sha256 if from_file else None, shared=from_file)]
 
 
 def _read_robots(
@@ -529,7 +549,7 @@ def _read_robots(
     report = parsed.evaluate(url, platform_token=platform_token)
     found = list(report.readings)
     _note_mismatch(found, robots, sha256)
-    observed = [_Observed(reading, sha256) for reading in found]
+    observed = [_Observed(reading, sha256, shared=True) for reading in found]
     for licence in report.licences:
         observed.extend(_read_rsl(capture.rsl.get(licence), licence, url, user, territory, documents))
     return observed
@@ -549,7 +569,7 @@ def _read_ai_txt(
     parsed = documents.get(AiTxt, sha256, source, lambda: AiTxt.parse(body, source=source))
     found = [parsed.evaluate(url, platform_token=platform_token)]
     _note_mismatch(found, ai_txt, sha256)
-    return _Observed(found[0], sha256)
+    return _Observed(found[0], sha256, shared=True)
 
 
 def _read_item(
@@ -598,4 +618,5 @@ def _read_rsl(
     sha256 = _hash_of(document)
     body = document.body
     parsed = documents.get(RslDocument, sha256, licence, lambda: RslDocument.parse(body, source=licence))
-    return [_Observed(reading, sha256) for reading in parsed.evaluate(url, user=user, territory=territory)]
+    found = parsed.evaluate(url, user=user, territory=territory)
+    return [_Observed(reading, sha256, shared=True) for reading in found]

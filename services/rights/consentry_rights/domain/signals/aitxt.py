@@ -69,11 +69,28 @@ class _FileRule:
 class AiTxt:
     """A parsed ai.txt. Parse once per origin (:meth:`parse`), evaluate per item."""
 
-    __slots__ = ("groups", "source")
+    __slots__ = ("_chosen", "groups", "source")
 
     def __init__(self, groups: list[tuple[list[str], list[_FileRule]]], source: str | None) -> None:
         self.groups = groups
         self.source = source
+        self._chosen: dict[str | None, tuple[str | None, tuple[_FileRule, ...]]] = {}
+
+    def _rules_for(self, platform_token: str | None) -> tuple[str | None, tuple[_FileRule, ...]]:
+        """The label of the group that applies and its rules, best first (once per token)."""
+        found = self._chosen.get(platform_token)
+        if found is not None:
+            return found
+        named = [
+            rules for agents, rules in self.groups if platform_token and platform_token.lower() in agents
+        ]
+        chosen = named or [rules for agents, rules in self.groups if "*" in agents]
+        label = (platform_token if named else "*") if chosen else None
+        candidates = sorted(
+            (rule for rules in chosen for rule in rules), key=lambda rule: (-rule.length, not rule.allow)
+        )
+        found = self._chosen[platform_token] = (label, tuple(candidates))
+        return found
 
     @classmethod
     def parse(cls, body: str | bytes, *, source: str | None = None) -> AiTxt:
@@ -101,22 +118,15 @@ class AiTxt:
 
     def evaluate(self, url: str, *, platform_token: str | None = None) -> SignalReading:
         """The reading for the file at ``url``."""
-        named = [
-            rules for agents, rules in self.groups if platform_token and platform_token.lower() in agents
-        ]
-        chosen = named or [rules for agents, rules in self.groups if "*" in agents]
-        if not chosen:
+        label, candidates = self._rules_for(platform_token)
+        if label is None:
             why = "no groups" if not self.groups else "no group for this agent or '*'"
             return SignalReading(SIGNAL, self.source, None, "unset", AI_PURPOSES, why)
-        label = platform_token if named else "*"
         path = url_path(url)
         try:
             file_path = match_path(urlsplit(url).path or "/")
         except ValueError:
             file_path = path.split("?", 1)[0]
-        candidates = sorted(
-            (rule for rules in chosen for rule in rules), key=lambda rule: (-rule.length, not rule.allow)
-        )
         for rule in candidates:
             if rule.matches(path, file_path):
                 status: Status = "not-reserved" if rule.allow else "reserved"
