@@ -566,6 +566,73 @@ def ledger_proof_consistency(
     )
 
 
+@ledger_app.command("monitor")
+def ledger_monitor(
+    url: _LedgerUrl = None,
+    vkey: _Vkey = None,
+    interval: Annotated[float, typer.Option(min=0.0, help="Seconds between looks at the log")] = 10.0,
+    state: Annotated[
+        Path | None,
+        typer.Option(help="Keep the last checkpoint seen here, so a restarted monitor resumes from it"),
+    ] = None,
+    checks: Annotated[int, typer.Option(min=0, help="Stop after this many looks (0: run until Ctrl-C)")] = 0,
+) -> None:
+    """Watch a log for rollbacks and split views: each look reads its checkpoint, checks the
+    signature and proves (RFC 9162 consistency) that it extends the last one seen.
+
+    Exit codes:
+      0  stopped after --checks looks (or Ctrl-C) with nothing wrong
+      1  ALERT: a rollback, a split view, or a checkpoint not signed by the key
+      2  bad arguments, key or state file
+      4  the log could not be reached at any look (failed looks are retried at the next one)
+    """
+    import time as _time
+
+    from consentry.proofs import LedgerHttp, ProofFailed, ProofUsageError, observe, resolve_key
+
+    previous = state.read_text(encoding="utf-8") if state is not None and state.exists() else None
+    looks = failures = 0
+    with LedgerHttp(_ledger_url(url)) as http:
+        try:
+            key = resolve_key(vkey, http if vkey is None else None)
+        except ProofUsageError as error:
+            _fail(EXIT_BAD_INPUT, str(error))
+        except ConsentryError as error:
+            _client_errors(error)
+        if not key.independent:
+            err.print("note: using the key the log serves; pass --vkey to check its identity too")
+        try:
+            while not checks or looks < checks:
+                if looks:
+                    _time.sleep(interval)
+                looks += 1
+                try:
+                    seen = observe(http, key, previous)
+                except ConsentryError as error:
+                    failures += 1
+                    err.print(f"warning: look {looks}: {error}", highlight=False)
+                    continue
+                if seen.grew_from is not None or previous is None:
+                    grown = (
+                        f" (+{seen.checkpoint.size - seen.grew_from}, consistent)" if seen.grew_from else ""
+                    )
+                    out.print(
+                        f"{seen.checkpoint.origin} size {seen.checkpoint.size} root "
+                        f"{seen.checkpoint.root_hash.hex()[:16]}…{grown}",
+                        highlight=False,
+                    )
+                previous = seen.note
+                if state is not None:
+                    state.write_text(previous, encoding="utf-8")
+        except ProofFailed as alert:
+            err.print(f"[bold red]ALERT:[/] {alert}", highlight=False)
+            raise typer.Exit(EXIT_VERIFY_FAILED) from None
+        except KeyboardInterrupt:
+            pass
+    if looks and failures == looks:
+        raise typer.Exit(EXIT_UNAVAILABLE)
+
+
 @ledger_app.command("verify")
 def ledger_verify(
     directory: Annotated[

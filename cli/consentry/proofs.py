@@ -41,12 +41,14 @@ from consentry.client import RejectedInput, ServiceFailed, ServiceUnavailable
 
 __all__ = [
     "LedgerHttp",
+    "Observation",
     "ProofFailed",
     "ProofUsageError",
     "TrustedKey",
     "checked_consistency",
     "checked_inclusion",
     "mirror_tiles",
+    "observe",
     "resolve_key",
 ]
 
@@ -238,6 +240,51 @@ def checked_consistency(
     body["verified"] = True
     body["vkey_independent"] = key.independent
     return body
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one look at the log found: its checkpoint now, and what changed since the last look."""
+
+    note: str
+    checkpoint: Checkpoint
+    grew_from: int | None
+    """The previous size when the log grew (and the growth was proven consistent), else ``None``."""
+
+
+def observe(http: LedgerHttp, key: TrustedKey, previous: str | None) -> Observation:
+    """Read the log's current checkpoint and prove it extends ``previous`` (a note seen before).
+
+    Raises:
+        ProofFailed: the checkpoint is not signed by the key; the log is for another origin; it
+            shrank (a rollback); the same size now has another root, or the new tree does not
+            extend the old one (a split view: someone was shown a different history).
+    """
+    note = http.get("/checkpoint").decode("utf-8")
+    current = _signed(note, key, "the log's checkpoint")
+    if previous is None:
+        return Observation(note, current, None)
+    old = _signed(previous, key, "the previously seen checkpoint")
+    if old.origin != current.origin:
+        raise ProofFailed(f"the log now calls itself {current.origin!r}, it was {old.origin!r}")
+    if current.size < old.size:
+        raise ProofFailed(f"ROLLBACK: the log shrank from {old.size} to {current.size} entries")
+    if current.size == old.size:
+        if current.root_hash != old.root_hash:
+            raise ProofFailed(
+                f"SPLIT VIEW: two different signed roots for size {old.size}: "
+                f"{old.root_hash.hex()} and {current.root_hash.hex()}"
+            )
+        return Observation(note, current, None)
+    body = http.get_json("/proof/consistency", {"from": old.size, "to": current.size})
+    try:
+        verify_consistency(old.size, current.size, old.root_hash, current.root_hash, _hashes(body["hashes"]))
+    except (ProofError, ValueError) as error:
+        raise ProofFailed(
+            f"SPLIT VIEW: the checkpoint of size {current.size} does not extend the one of size "
+            f"{old.size} seen before: {error}"
+        ) from None
+    return Observation(note, current, old.size)
 
 
 def tiles_of(size: int) -> list[str]:

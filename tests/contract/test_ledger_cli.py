@@ -243,3 +243,45 @@ def test_an_unreachable_log_exits_4() -> None:
 def test_verify_wants_a_directory_or_a_url(live: LiveLedger, tmp_path: Path) -> None:
     assert run("ledger", "verify")[0] == 2
     assert run("ledger", "verify", str(tmp_path), "--url", live.url)[0] == 2
+
+
+def test_monitor_proves_growth_and_saves_what_it_saw(live: LiveLedger, tmp_path: Path) -> None:
+    state = tmp_path / "seen"
+    state.write_text(live.checkpoints[310])
+    code, out, err = run(
+        "ledger", "monitor", "--url", live.url, "--vkey", SIGNER.vkey,
+        "--checks", "2", "--interval", "0", "--state", str(state),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "size 600" in out
+    assert "(+290, consistent)" in out
+    assert state.read_text() == live.checkpoints[600]
+
+
+@pytest.mark.parametrize(
+    ("seen", "alert"),
+    [
+        (forged_checkpoint(10), "SPLIT VIEW"),
+        (forged_checkpoint(600), "SPLIT VIEW"),
+        (forged_checkpoint(700), "ROLLBACK"),
+    ],
+)
+def test_monitor_alerts_on_a_split_view_or_a_rollback(
+    live: LiveLedger, tmp_path: Path, seen: str, alert: str
+) -> None:
+    state = tmp_path / "seen"
+    state.write_text(seen)
+    code, _, err = run(
+        "ledger", "monitor", "--url", live.url, "--vkey", SIGNER.vkey, "--checks", "1", "--state", str(state)
+    )
+    assert code == 1
+    assert f"ALERT: {alert}" in err
+    assert state.read_text() == seen
+
+
+def test_monitor_of_an_unreachable_log_exits_4() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    assert (
+        run("ledger", "monitor", "--url", url, "--vkey", SIGNER.vkey, "--checks", "2", "--interval", "0")[0]
+        == 4
+    )
