@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,10 +21,12 @@ from consentry_shared.db import create_engine
 from consentry_shared.kafka import InRecord, OutRecord
 from consentry_shared.tlog import (
     Checkpoint,
+    Cosigner,
     Signer,
     Verifier,
     leaf_hash,
     open_checkpoint,
+    open_note,
     verify_consistency,
     verify_export,
     verify_inclusion,
@@ -75,6 +77,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("fresh_database_url"))
 
 
+WITNESSES = [Cosigner.generate("witness.example/a"), Cosigner.generate("witness.example/b")]
+
+
 def new_service(store: SqlLedgerStore) -> LedgerService:
     return LedgerService(
         store,
@@ -83,6 +88,8 @@ def new_service(store: SqlLedgerStore) -> LedgerService:
         origin=ORIGIN,
         topic_of=lambda name: name,
         tracer=trace.get_tracer("test"),
+        witnesses=[w.vkey for w in WITNESSES],
+        witness_quorum=2,
     )
 
 
@@ -309,3 +316,69 @@ async def test_a_restarted_service_serves_the_same_proofs(ledger: Ledger) -> Non
     assert restarted.checkpoint_note == ledger.checkpoints[600]
     assert restarted.hashes.root() == ledger.service.hashes.root()
     assert (await restarted.inclusion(77, 300)).hashes == (await ledger.service.inclusion(77, 300)).hashes
+
+
+# --- witnesses ----------------------------------------------------------------------------------
+
+
+def text_of(note: str) -> str:
+    return note[: note.rfind("\n\n") + 1]
+
+
+async def post_cosignature(ledger: Ledger, size: int, line: str) -> httpx.Response:
+    return await ledger.http.post("/cosignatures", json={"size": size, "cosignature": line})
+
+
+async def test_a_witness_cosignature_is_verified_kept_and_served(ledger: Ledger) -> None:
+    first, second = WITNESSES
+    line = first.cosign(text_of(ledger.checkpoints[600]), 1_790_000_000)
+    answer = await ledger.http.post("/cosignatures", json={"size": 600, "cosignature": line})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"size": 600, "witness": first.name, "stored": True}
+    again = await ledger.http.post("/cosignatures", json={"size": 600, "cosignature": line})
+    assert again.json()["stored"] is False
+
+    served = (await ledger.http.get("/checkpoint")).text
+    assert served == ledger.checkpoints[600] + line
+    opened = open_note(served, [VERIFIER, first.verifier()])
+    assert opened.verified_by == [ORIGIN, first.name]
+    receipt = (await ledger.http.get("/receipt/5")).json()
+    assert receipt["cosignatures"] == [line]
+    assert receipt["checkpoint"] == served
+
+    assert (await ledger.http.get("/checkpoint/final")).status_code == 404  # quorum of 2
+    other = second.cosign(text_of(ledger.checkpoints[600]), 1_790_000_001)
+    assert (
+        await ledger.http.post("/cosignatures", json={"size": 600, "cosignature": other})
+    ).status_code == 200
+    final = (await ledger.http.get("/checkpoint/final")).text
+    assert open_note(final, [first.verifier(), second.verifier()]).verified_by == sorted(
+        [first.name, second.name]
+    )
+    older = first.cosign(text_of(ledger.checkpoints[300]), 1_790_000_002)
+    assert (
+        await ledger.http.post("/cosignatures", json={"size": 300, "cosignature": older})
+    ).status_code == 200
+    assert (await ledger.http.get("/checkpoint/final")).text == final
+
+    restarted = new_service(ledger.store)
+    await restarted.start()
+    assert restarted.cosigned_checkpoint == final
+
+
+@pytest.mark.parametrize(
+    ("size", "make", "status"),
+    [
+        (600, lambda cps: Cosigner.generate("stranger.example/w").cosign(text_of(cps[600]), 1), 403),
+        (600, lambda cps: WITNESSES[0].cosign(text_of(cps[300]), 1), 422),  # another checkpoint's
+        (600, lambda cps: "— witness.example/a not-base64", 400),
+        (600, lambda cps: "no dash at all", 400),
+        (5, lambda cps: WITNESSES[0].cosign(text_of(cps[600]), 1), 404),
+    ],
+)
+async def test_bad_cosignatures_are_refused(
+    ledger: Ledger, size: int, make: Callable[[dict[int, str]], str], status: int
+) -> None:
+    response = await post_cosignature(ledger, size, make(ledger.checkpoints))
+    assert response.status_code == status, response.text
+    assert (await ledger.http.get("/checkpoint")).text == ledger.checkpoints[600]

@@ -143,12 +143,15 @@ async def raw(store_url: str) -> AsyncIterator[AsyncEngine]:
         "DELETE FROM ledger_entry",
         "UPDATE ledger_checkpoint SET note = 'forged'",
         "DELETE FROM ledger_checkpoint",
+        "UPDATE ledger_cosignature SET line = 'forged'",
+        "DELETE FROM ledger_cosignature",
     ],
 )
 async def test_updates_and_deletes_of_the_log_are_refused(
     store: SqlLedgerStore, raw: AsyncEngine, statement: str
 ) -> None:
     tree = await append(store, batch(0, 3), CompactRange())
+    assert await store.add_cosignature(3, b"\x01\x02\x03\x04", "w", "— w AQIDBA==")
     with pytest.raises(DBAPIError, match="append-only"):
         async with raw.begin() as conn:
             await conn.execute(text(statement))
@@ -166,13 +169,13 @@ async def test_postgresql_refuses_truncate_and_appends_as_a_role_without_update_
     store: SqlLedgerStore, raw: AsyncEngine
 ) -> None:
     await append(store, batch(0, 2), CompactRange())
-    for table in ("ledger_entry", "ledger_checkpoint"):
+    for table in ("ledger_entry", "ledger_checkpoint", "ledger_cosignature"):
         with pytest.raises(DBAPIError, match="append-only"):
             async with raw.begin() as conn:
                 await conn.execute(text(f"TRUNCATE {table} CASCADE"))
     assert store.writer_role == WRITER_ROLE
     async with raw.connect() as conn:
-        for table in ("ledger_entry", "ledger_checkpoint"):
+        for table in ("ledger_entry", "ledger_checkpoint", "ledger_cosignature"):
             granted = {
                 privilege: (
                     await conn.execute(
@@ -196,3 +199,15 @@ async def test_postgresql_refuses_truncate_and_appends_as_a_role_without_update_
         await conn.execute(text(f"SET ROLE {WRITER_ROLE}"))
         with pytest.raises(DBAPIError, match="permission denied"):
             await conn.execute(text("UPDATE ledger_entry SET verdict = 'consent'"))
+
+
+async def test_cosignatures_are_kept_once_per_witness_key_and_size(store: LedgerStore) -> None:
+    await append(store, batch(0, 3), CompactRange())
+    assert await store.add_cosignature(3, b"bbbb", "w.example/b", "— w.example/b line-b")
+    assert await store.add_cosignature(3, b"aaaa", "w.example/a", "— w.example/a line-a")
+    assert not await store.add_cosignature(3, b"aaaa", "w.example/a", "— w.example/a another")
+    assert await store.cosignatures(3) == ["— w.example/a line-a", "— w.example/b line-b"]
+    assert await store.cosignatures(2) == []
+    assert await store.latest_cosigned_size([b"aaaa", b"bbbb"], 2) == 3
+    assert await store.latest_cosigned_size([b"aaaa"], 2) is None
+    assert await store.latest_cosigned_size([], 1) is None

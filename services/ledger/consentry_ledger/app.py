@@ -56,7 +56,14 @@ def build(
     signer = load_or_create_signer(settings.data_dir / "ledger.key", settings.origin)
     publisher = KeyedBatchPublisher(broker, {})
     service = LedgerService(
-        store, signer, publisher, origin=settings.origin, topic_of=settings.topic, tracer=tracer
+        store,
+        signer,
+        publisher,
+        origin=settings.origin,
+        topic_of=settings.topic,
+        tracer=tracer,
+        witnesses=settings.witnesses,
+        witness_quorum=settings.witness_quorum,
     )
 
     @broker.subscriber(

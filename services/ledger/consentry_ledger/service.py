@@ -9,10 +9,13 @@ Errors::
 
     LedgerServiceError(Exception)
     ├── LedgerCorrupted          stored hashes do not rebuild the signed root: refuse to serve
-    └── QueryError               a read cannot be answered as asked (the HTTP layer maps them)
+    └── QueryError               a request cannot be answered as asked (the HTTP layer maps them)
         ├── EntryNotFound        no such index / event id / item in the log (404)
         ├── CheckpointNotFound   the log never signed a checkpoint of that size (404)
-        └── InvalidRange         sizes or indexes out of order or beyond the log (400)
+        ├── InvalidRange         sizes or indexes out of order or beyond the log (400)
+        ├── MalformedCosignature not a signature line (400)
+        ├── UnknownWitness       a cosignature by a key the log does not trust (403)
+        └── InvalidCosignature   a trusted witness key, but the signature does not verify (422)
 """
 
 from __future__ import annotations
@@ -36,7 +39,16 @@ from consentry_shared.kafka import (
     validation_reason,
 )
 from consentry_shared.telemetry import group_by_trace
-from consentry_shared.tlog import CompactRange, Signer
+from consentry_shared.tlog import (
+    CompactRange,
+    CosignatureVerifier,
+    InvalidSignatureError,
+    MalformedNoteError,
+    Signer,
+    UnknownKeyError,
+    add_signatures,
+    open_note,
+)
 from opentelemetry import trace
 from pydantic import ValidationError
 
@@ -72,6 +84,18 @@ class CheckpointNotFound(QueryError):
 
 class InvalidRange(QueryError):
     """Sizes or indexes out of order, negative, or beyond the log."""
+
+
+class MalformedCosignature(QueryError):
+    """The cosignature is not a C2SP signature line."""
+
+
+class UnknownWitness(QueryError):
+    """The cosignature is by a key that is not among the log's witnesses."""
+
+
+class InvalidCosignature(QueryError):
+    """A witness key the log trusts, but the cosignature does not verify for that checkpoint."""
 
 
 class EntryPublisher(Protocol):
@@ -120,7 +144,11 @@ class LedgerService:
         origin: str,
         topic_of: Any,
         tracer: trace.Tracer,
+        witnesses: Sequence[str] = (),
+        witness_quorum: int = 0,
     ) -> None:
+        """``witnesses`` are the verifier keys (vkeys) whose cosignatures the log accepts; a
+        checkpoint is *final* once ``witness_quorum`` of them cosigned it (0: at once)."""
         self._store = store
         self._signer = signer
         self._publisher = publisher
@@ -132,6 +160,13 @@ class LedgerService:
         self._lock = asyncio.Lock()
         self._checkpoints: dict[int, str] = {}
         self._published: int | None = None  # the outbox mark, once read from the store
+        self._witnesses = {
+            verifier.key_id: verifier for verifier in map(CosignatureVerifier.from_vkey, witnesses)
+        }
+        if not 0 <= witness_quorum <= len(self._witnesses):
+            raise ValueError(f"a quorum of {witness_quorum} from {len(self._witnesses)} witnesses")
+        self._quorum = witness_quorum
+        self._latest_cosignatures: list[str] = []
         self.checkpoint_note: str | None = None
 
     @property
@@ -179,6 +214,7 @@ class LedgerService:
             )
         self._tree = tree
         self.checkpoint_note = stored.note
+        self._latest_cosignatures = await self._store.cosignatures(tree.size)
 
     async def append_records(self, records: Sequence[InRecord]) -> int:
         """Validate, dedupe, sequence and store ``records``; returns how many entries were added.
@@ -241,6 +277,7 @@ class LedgerService:
             self._tree = plan.tree
             if plan.checkpoint_note is not None:
                 self.checkpoint_note = plan.checkpoint_note
+                self._latest_cosignatures = []
             await self._publish_pending(plan.entries)
             return len(plan.entries)
         return 0
@@ -360,6 +397,66 @@ class LedgerService:
         if not leaves:
             raise EntryNotFound(f"entry {index} is missing from the store")
         return Receipt(proof=proof, leaf=leaves[0])
+
+    # -- witnesses -----------------------------------------------------------------------------
+
+    @property
+    def cosigned_checkpoint(self) -> str | None:
+        """The latest checkpoint with the witness cosignatures it has so far (C2SP: extra
+        signature lines, ignored by verifiers that do not know the witnesses' keys)."""
+        note = self.checkpoint_note
+        if note is None or not self._latest_cosignatures:
+            return note
+        return add_signatures(note, self._latest_cosignatures)
+
+    async def cosigned(self, size: int) -> tuple[str, list[str]]:
+        """The checkpoint of ``size`` with its cosignatures, and the cosignature lines."""
+        _, note = await self.checkpoint_of_size(size)
+        lines = list(self._latest_cosignatures) if size == self.size else await self._store.cosignatures(size)
+        return (add_signatures(note, lines) if lines else note), lines
+
+    async def add_cosignature(self, size: int, line: str) -> tuple[str, bool]:
+        """Verify a witness's cosignature line of the checkpoint of ``size`` and keep it.
+
+        Returns the witness name and whether the line is new (``False``: that witness key had
+        already cosigned that size; the first line is kept).
+
+        Raises:
+            CheckpointNotFound: the log never signed that size.
+            MalformedCosignature, UnknownWitness, InvalidCosignature: see the module docstring.
+        """
+        _, note = await self.checkpoint_of_size(size)
+        text = note[: note.rfind("\n\n") + 1]
+        line = line.strip() + "\n"
+        if "\n" in line[:-1]:
+            raise MalformedCosignature("send one cosignature line")
+        try:
+            opened = open_note(text + "\n" + line, list(self._witnesses.values()))
+        except MalformedNoteError as error:
+            raise MalformedCosignature(f"not a signature line: {error}") from None
+        except UnknownKeyError:
+            raise UnknownWitness("the cosignature is not by one of this log's witnesses") from None
+        except InvalidSignatureError as error:
+            raise InvalidCosignature(f"the cosignature does not verify for size {size}: {error}") from None
+        signature = opened.signatures[0]
+        added = await self._store.add_cosignature(size, signature.key_id, signature.name, signature.line)
+        if added and size == self.size:
+            self._latest_cosignatures = await self._store.cosignatures(size)
+        return signature.name, added
+
+    async def final_checkpoint(self) -> str:
+        """The latest checkpoint cosigned by a quorum of witnesses, with its cosignatures.
+
+        Raises:
+            CheckpointNotFound: the log is empty, or no checkpoint has a quorum yet.
+        """
+        if not self._quorum:
+            _, note = await self.checkpoint_of_size(None)
+            return self.cosigned_checkpoint or note
+        size = await self._store.latest_cosigned_size(list(self._witnesses), self._quorum)
+        if size is None:
+            raise CheckpointNotFound(f"no checkpoint has {self._quorum} witness cosignatures yet")
+        return (await self.cosigned(size))[0]
 
     def _trace_groups(self, records: Sequence[InRecord], started: int, added: int) -> None:
         ended = time.time_ns()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from consentry_shared.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -14,3 +15,10 @@ class LedgerSettings(ServiceSettings):
     batch_max_records: int = 2000
     batch_timeout_ms: int = 100
     partitions: int = 6
+    witnesses: list[str] = Field(
+        default_factory=list,
+        description="Verifier keys of the witnesses whose cosignatures the log accepts (a JSON list)",
+    )
+    witness_quorum: int = Field(
+        default=0, ge=0, description="Cosignatures a checkpoint needs to be final (/checkpoint/final)"
+    )

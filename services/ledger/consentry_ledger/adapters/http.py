@@ -5,6 +5,9 @@
   and the in-memory hash cache, never stale, immutable once served (except the checkpoint).
 - ``/proof/inclusion``, ``/proof/consistency``, ``/receipt/{index}``: RFC 9162 proofs with
   base64 hashes, each with the signed checkpoint it is relative to.
+- ``POST /cosignatures``, ``/checkpoint/final``: witnesses hand in C2SP cosignatures, which the
+  log verifies against its configured witness keys, keeps (append-only) and serves as extra
+  signature lines on ``/checkpoint``; the final checkpoint is the latest with a quorum.
 - ``/entries``, ``/vkey``, ``/manifests/...``: entries by range, the verifier key, reports.
 
 Errors are JSON ``{"detail": "..."}``: 400 for an impossible request, 404 for a size, index,
@@ -36,9 +39,12 @@ from consentry_ledger.service import (
     ConsistencyProof,
     EntryNotFound,
     InclusionProof,
+    InvalidCosignature,
     InvalidRange,
     LedgerService,
+    MalformedCosignature,
     QueryError,
+    UnknownWitness,
     manifest_report,
 )
 
@@ -93,7 +99,14 @@ def _json(body: dict[str, Any]) -> Response:
 
 
 def _http_error(error: QueryError) -> HTTPException:
-    status = 400 if isinstance(error, InvalidRange) else 404
+    if isinstance(error, (InvalidRange, MalformedCosignature)):
+        status = 400
+    elif isinstance(error, UnknownWitness):
+        status = 403
+    elif isinstance(error, InvalidCosignature):
+        status = 422
+    else:
+        status = 404
     return HTTPException(status, str(error))
 
 
@@ -177,10 +190,49 @@ async def vkey(request: Request) -> Response:
     responses={200: {"content": {"text/plain": {}}}, 404: {"description": "empty log"}},
 )
 async def checkpoint(request: Request) -> Response:
-    note = _service(request).checkpoint_note
+    note = _service(request).cosigned_checkpoint
     if note is None:
         raise HTTPException(404, "the log is empty: no checkpoint yet")
     return Response(note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"})
+
+
+@router.get(
+    "/checkpoint/final",
+    summary="The latest checkpoint cosigned by a quorum of the log's witnesses, with the cosignatures",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}, 404: {"description": "no checkpoint has a quorum yet"}},
+)
+async def final_checkpoint(request: Request) -> Response:
+    try:
+        note = await _service(request).final_checkpoint()
+    except QueryError as error:
+        raise _http_error(error) from None
+    return Response(note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"})
+
+
+class CosignatureBody(BaseModel):
+    """A witness's cosignature of one of the log's checkpoints (c2sp.org/tlog-cosignature)."""
+
+    size: int = Field(ge=1, description="Size of the checkpoint the witness cosigned")
+    cosignature: str = Field(description="The signature line: `— <witness name> <base64>`")
+
+
+@router.post(
+    "/cosignatures",
+    summary="Hand in a witness cosignature; it is verified, kept and served with the checkpoint",
+    responses={
+        400: {"description": "not a signature line"},
+        403: {"description": "not a witness of this log"},
+        404: {"description": "the log never signed that size"},
+        422: {"description": "the cosignature does not verify for that checkpoint"},
+    },
+)
+async def add_cosignature(request: Request, body: CosignatureBody) -> dict[str, Any]:
+    try:
+        witness, added = await _service(request).add_cosignature(body.size, body.cosignature)
+    except QueryError as error:
+        raise _http_error(error) from None
+    return {"size": body.size, "witness": witness, "stored": added}
 
 
 def _tile_coordinates(path: str) -> tuple[int, int]:
@@ -299,14 +351,17 @@ async def proof_consistency(
     responses={200: {"model": ReceiptBody}, 404: {"description": "no such entry"}},
 )
 async def receipt(request: Request, index: int) -> Response:
+    service = _service(request)
     try:
-        found = await _service(request).receipt(index)
+        found = await service.receipt(index)
+        cosigned, lines = await service.cosigned(found.proof.tree_size)
     except (EntryNotFound, CheckpointNotFound) as error:
         raise _http_error(error) from None
     body = _inclusion_body(found.proof)
+    body["checkpoint"] = cosigned
     body["leaf"] = _b64(found.leaf)
     body["entry"] = json.loads(found.leaf)
-    body["cosignatures"] = []
+    body["cosignatures"] = lines
     return _json(body)
 
 

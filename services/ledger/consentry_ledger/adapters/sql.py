@@ -65,7 +65,7 @@ _metadata = SQLModel.metadata.__class__()
 WRITER_ROLE = "consentry_ledger_writer"
 """The PostgreSQL role appends run as: SELECT and INSERT on the log, no UPDATE/DELETE/TRUNCATE."""
 
-APPEND_ONLY_TABLES = ("ledger_entry", "ledger_checkpoint")
+APPEND_ONLY_TABLES = ("ledger_entry", "ledger_checkpoint", "ledger_cosignature")
 """Tables whose rows are never changed once written."""
 
 
@@ -103,6 +103,18 @@ class CheckpointRow(_LedgerTable, table=True):
     created_at: datetime
 
 
+class CosignatureRow(_LedgerTable, table=True):
+    """A witness's cosignature line on the checkpoint of ``size`` (C2SP tlog-cosignature)."""
+
+    __tablename__ = "ledger_cosignature"
+
+    size: int = Field(sa_column=Column("size", _INDEX_TYPE, primary_key=True, autoincrement=False))
+    key_id: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    witness: str
+    line: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime
+
+
 class OffsetRow(_LedgerTable, table=True):
     __tablename__ = "ledger_offset"
 
@@ -124,6 +136,7 @@ Index("ix_ledger_entry_manifest_item", _entry.c.manifest_id, _entry.c.item_id)
 _checkpoint = CheckpointRow.__table__  # type: ignore[attr-defined]
 _offset = OffsetRow.__table__  # type: ignore[attr-defined]
 _meta = MetaRow.__table__  # type: ignore[attr-defined]
+_cosignature = CosignatureRow.__table__  # type: ignore[attr-defined]
 
 _PUBLISHED = "published_size"
 ENTRY_COLUMNS = ("idx", "event_id", "event_key", "manifest_id", "item_id", "verdict", "leaf", "leaf_hash")
@@ -460,6 +473,42 @@ class SqlLedgerStore(LedgerStore):
                 .order_by(_entry.c.idx)
             )
             return [int(r[0]) for r in rows]
+
+    async def add_cosignature(self, size: int, key_id: bytes, witness: str, line: str) -> bool:
+        insert: Any = (sqlite_insert if self._sqlite else pg_insert)(_cosignature)
+        async with self._engine.begin() as conn:
+            await self._assume_writer_role(conn)
+            result = await conn.execute(
+                insert.values(
+                    size=size, key_id=key_id, witness=witness, line=line, received_at=utc_now()
+                ).on_conflict_do_nothing(index_elements=["size", "key_id"])
+            )
+        return bool(result.rowcount)
+
+    async def cosignatures(self, size: int) -> list[str]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(_cosignature.c.line)
+                .where(_cosignature.c.size == size)
+                .order_by(_cosignature.c.witness, _cosignature.c.key_id)
+            )
+            return [r[0] for r in rows]
+
+    async def latest_cosigned_size(self, key_ids: Sequence[bytes], quorum: int) -> int | None:
+        if not key_ids:
+            return None
+        async with self._engine.connect() as conn:
+            value = (
+                await conn.execute(
+                    select(_cosignature.c.size)
+                    .where(_cosignature.c.key_id.in_(list(key_ids)))
+                    .group_by(_cosignature.c.size)
+                    .having(func.count(func.distinct(_cosignature.c.key_id)) >= quorum)
+                    .order_by(_cosignature.c.size.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        return None if value is None else int(value)
 
     async def manifest_entries(self, manifest_id: str) -> list[ManifestEntry]:
         async with self._engine.connect() as conn:

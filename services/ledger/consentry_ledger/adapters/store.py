@@ -6,7 +6,8 @@ PostgreSQL alike):
 - :meth:`LedgerStore.append` writes a plan's entries, its checkpoint (with the tree frontier) and
   the consumed offsets in ONE transaction, and only if the log still has ``base_size`` entries;
   otherwise it raises :class:`AppendConflict` and writes nothing.
-- Entries are never updated or deleted; indexes are contiguous from 0.
+- Entries, checkpoints and cosignatures are never updated or deleted; indexes are contiguous
+  from 0.
 - ``event_id`` is unique: :meth:`known_event_ids` tells which of a batch are already logged.
 """
 
@@ -78,6 +79,19 @@ class LedgerStore(abc.ABC):
     @abc.abstractmethod
     async def indexes_of_item(self, manifest_id: str, item_id: str) -> list[int]:
         """Indexes of the entries of item ``item_id`` of manifest ``manifest_id``, ascending."""
+
+    @abc.abstractmethod
+    async def add_cosignature(self, size: int, key_id: bytes, witness: str, line: str) -> bool:
+        """Keep a (verified) witness cosignature line of the checkpoint of ``size``; ``False`` if
+        that witness key had already cosigned that size (the first line is kept)."""
+
+    @abc.abstractmethod
+    async def cosignatures(self, size: int) -> list[str]:
+        """The cosignature lines kept for the checkpoint of ``size``, ordered by witness."""
+
+    @abc.abstractmethod
+    async def latest_cosigned_size(self, key_ids: Sequence[bytes], quorum: int) -> int | None:
+        """The largest size cosigned by at least ``quorum`` of the witness keys ``key_ids``."""
 
     @abc.abstractmethod
     async def manifest_entries(self, manifest_id: str) -> list[ManifestEntry]:
