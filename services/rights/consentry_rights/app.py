@@ -21,6 +21,7 @@ from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
+from consentry_rights.adapters.fetcher import SignalFetcher
 from consentry_rights.adapters.http import router as http_router
 from consentry_rights.adapters.store import RegistryStore, SqlRegistryStore
 from consentry_rights.service import RightsService
@@ -35,6 +36,7 @@ class RightsComponents:
     publisher: KeyedBatchPublisher
     service: RightsService
     subscriber: Any
+    fetcher: SignalFetcher | None = None
 
 
 def build(
@@ -42,8 +44,12 @@ def build(
     *,
     store: RegistryStore | None = None,
     tracer_provider: TracerProvider | None = None,
+    fetcher: SignalFetcher | None = None,
 ) -> RightsComponents:
-    """Everything the rights service runs, wired but not started."""
+    """Everything the rights service runs, wired but not started.
+
+    ``fetcher`` replaces the signal fetcher built from the settings (and switches fetching on).
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if tracer_provider is None:
         tracer_provider = setup_tracing("rights", settings.data_dir, enabled=settings.telemetry)
@@ -58,7 +64,9 @@ def build(
     store = store or SqlRegistryStore.from_url(settings.database_url_for("rights"))
     publisher = KeyedBatchPublisher(broker, {})
     policy = settings.policy()
-    service = RightsService(store, publisher, policy, topic_of=settings.topic, tracer=tracer)
+    if fetcher is None and settings.fetch_signals:
+        fetcher = SignalFetcher(settings.fetcher_config())
+    service = RightsService(store, publisher, policy, topic_of=settings.topic, tracer=tracer, fetcher=fetcher)
 
     subscriber = broker.subscriber(
         settings.topic(topics.ITEMS),
@@ -91,7 +99,7 @@ def build(
         schema=RegistryChange,
         description="Every registry record created or replaced by an import.",
     )
-    return RightsComponents(settings, broker, store, publisher, service, subscriber)
+    return RightsComponents(settings, broker, store, publisher, service, subscriber, fetcher)
 
 
 def _ops(components: RightsComponents) -> APIRouter:
@@ -137,6 +145,8 @@ def create_app(
             publisher=components.publisher,
         ):
             yield
+        if components.fetcher is not None:
+            await components.fetcher.aclose()
         await components.store.close()
 
     app = FastAPI(title="Consentry rights", version="1", lifespan=lifespan)

@@ -2,6 +2,9 @@
 
 It keeps one immutable :class:`RegistryView` and swaps it when the stored registry version moves
 (checked once per batch, so every rights instance follows imports made through any of them).
+With a :class:`SignalFetcher` (``CONSENTRY_RIGHTS_FETCH_SIGNALS=true``) each item's signals are
+also fetched now and read beside its crawl-time evidence; every signal in the decision then says
+which capture it came from (``@crawl`` / ``@fetch``).
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from consentry_shared.telemetry import group_by_trace, span_in_context
 from opentelemetry import trace
 from pydantic import ValidationError
 
+from consentry_rights.adapters.fetcher import SignalFetcher
 from consentry_rights.adapters.store import DecidedItem, RegistryStore
-from consentry_rights.domain import Decision, Policy, RegistryView, decide
+from consentry_rights.domain import Decision, Policy, RegistryView, SignalCapture, decide
 from consentry_rights.domain.importing import RegistryRecord
 from consentry_rights.domain.revocation import redecide, selectors_of
 
@@ -67,8 +71,10 @@ class RightsService:
         *,
         topic_of: Callable[[str], str],
         tracer: trace.Tracer,
+        fetcher: SignalFetcher | None = None,
     ) -> None:
         self._store = store
+        self._fetcher = fetcher
         self._publisher = publisher
         self._policy = policy
         self._topic = topic_of
@@ -125,16 +131,18 @@ class RightsService:
         for context, group in group_by_trace(records, lambda r: r.headers):
             out: list[OutRecord] = []
             with span_in_context(self._tracer, "rights.decide", context, **{"consentry.items": len(group)}):
-                at = utc_now()
+                items: list[tuple[InRecord, ItemEvent]] = []
                 for record in group:
                     try:
-                        item = ItemEvent.model_validate_json(record.value)
+                        items.append((record, ItemEvent.model_validate_json(record.value)))
                     except ValidationError as error:
                         dead.append(
                             dead_letter_record(record, validation_reason("items.v1", error), service=_SERVICE)
                         )
-                        continue
-                    decision = decide(item, view, self._policy, at)
+                captures = await self._fetch([item for _, item in items])
+                at = utc_now()
+                for (record, item), fetched in zip(items, captures, strict=True):
+                    decision = decide(item, view, self._policy, at, fetched=fetched)
                     event = self._event(
                         item, decision, view.version, at, decision_event_id(item.event_id, item.purpose.value)
                     )
@@ -151,6 +159,18 @@ class RightsService:
             await self._publisher.publish(self._topic(topics.dead_letter(topics.ITEMS)), dead)
         await self._store.remember_decisions(remembered)
         return decided
+
+    async def _fetch(self, items: Sequence[ItemEvent]) -> Sequence[SignalCapture | None]:
+        """The fetched signals of each item (``None`` each when fetching is off)."""
+        fetcher = self._fetcher
+        if fetcher is None or not items:
+            return [None] * len(items)
+        return await asyncio.gather(
+            *(
+                fetcher.capture(str(item.url), media_type=item.media_type, platform_token=item.platform)
+                for item in items
+            )
+        )
 
     def _event(
         self, item: ItemEvent, decision: Decision, registry_version: int, at: datetime, event_id: str

@@ -8,6 +8,7 @@ from consentry_shared.settings import ServiceSettings
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from consentry_rights.adapters.fetcher import FetcherConfig
 from consentry_rights.domain import Policy, regime_table
 
 
@@ -28,12 +29,38 @@ class RightsSettings(ServiceSettings):
     batch_timeout_ms: int = 50
     partitions: int = 6
     max_import_bytes: int = 256 * 1024 * 1024
+    fetch_signals: bool = Field(
+        default=False,
+        description="Also fetch each item's signals now (its origin's tdmrep.json, robots.txt, ai.txt "
+        "and RSL licences, and the item's headers) and read them beside its crawl-time evidence",
+    )
+    allow_private_origins: bool = Field(
+        default=False, description="Let the fetcher connect to private, loopback and link-local addresses"
+    )
+    fetch_timeout_s: float = 5.0
+    fetch_concurrency: int = 16
+    fetch_origin_ttl_s: float = 3600.0
+    fetch_failure_threshold: int = 3
+    fetch_cooldown_s: float = 60.0
+    fetch_max_redirects: int = 5
 
     @field_validator("regimes")
     @classmethod
     def _known_regimes(cls, value: dict[str, str]) -> dict[str, str]:
         regime_table(value)  # refuse a typo at start-up, not at the first decision
         return value
+
+    def fetcher_config(self) -> FetcherConfig:
+        """The signal fetcher's configuration from these settings."""
+        return FetcherConfig(
+            timeout=self.fetch_timeout_s,
+            max_concurrency=self.fetch_concurrency,
+            origin_ttl=self.fetch_origin_ttl_s,
+            failure_threshold=self.fetch_failure_threshold,
+            cooldown=self.fetch_cooldown_s,
+            max_redirects=self.fetch_max_redirects,
+            allow_private_origins=self.allow_private_origins,
+        )
 
     def policy(self) -> Policy:
         """The engine policy these settings describe."""

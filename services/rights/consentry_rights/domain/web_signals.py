@@ -134,7 +134,8 @@ class OriginDocument:
     ``body`` is the text or bytes read, ``None`` when there is none; ``sha256`` the hash of the
     body as it was fetched (computed from ``body`` when not given); ``status`` the HTTP status
     when known; ``error`` why there is no body. A document without a body is *absent* only when
-    ``status`` is a 4xx other than 429; otherwise its content is unknown.
+    ``status`` is a 4xx other than 429; otherwise its content is unknown. ``seen_at`` is when it
+    was fetched, when that differs from its capture's time (an origin file cached by a fetcher).
     """
 
     url: str
@@ -142,6 +143,7 @@ class OriginDocument:
     sha256: str | None = None
     status: int | None = None
     error: str | None = None
+    seen_at: datetime | None = None
 
     @property
     def absent(self) -> bool:
@@ -360,6 +362,7 @@ class _Observed:
     reading: SignalReading
     sha256: str | None
     shared: bool = False  # read from an origin file: the same reading recurs for its items
+    seen_at: datetime | None = None  # the origin file's own fetch time, if it has one
 
 
 @lru_cache(maxsize=8192)
@@ -408,12 +411,11 @@ def read_signals(
             if suffix:
                 reading = replace(reading, signal=reading.signal + suffix)
             readings.append(reading)
+            seen_at = found.seen_at or capture.seen_at
             if found.shared and not suffix:
-                evidence.append(_shared_evidence(reading, found.sha256, capture.seen_at))
+                evidence.append(_shared_evidence(reading, found.sha256, seen_at))
             else:
-                evidence.append(
-                    reading_to_evidence(reading, seen_at=capture.seen_at, body_sha256=found.sha256)
-                )
+                evidence.append(reading_to_evidence(reading, seen_at=seen_at, body_sha256=found.sha256))
     if not readings:
         return None
     return WebSignals(tuple(readings), tuple(evidence), combine(readings))
@@ -524,7 +526,8 @@ def _read_tdmrep(capture: SignalCapture, url: str, documents: ParsedDocuments) -
         detail = detail or f"tdmrep.json absent (HTTP {tdm_file.status})"
         reading = replace(reading, source=tdm_file.url, detail=detail)
     from_file = reading.signal == "tdmrep.well-known"
-    return [_Observed(reading, file_sha256 if from_file else None, shared=from_file)]
+    seen_at = tdm_file.seen_at if from_file and tdm_file is not None else None
+    return [_Observed(reading, file_sha256 if from_file else None, shared=from_file, seen_at=seen_at)]
 
 
 def _read_robots(
@@ -542,14 +545,14 @@ def _read_robots(
             report = robots_unavailable(robots.status, source=robots.url)
         else:
             report = robots_unavailable(None, source=robots.url, error=robots.why_unread())
-        return [_Observed(reading, robots.sha256) for reading in report.readings]
+        return [_Observed(reading, robots.sha256, seen_at=robots.seen_at) for reading in report.readings]
     sha256 = _hash_of(robots)
     body, source = robots.body, robots.url
     parsed = documents.get(RobotsTxt, sha256, source, lambda: RobotsTxt.parse(body, source=source))
     report = parsed.evaluate(url, platform_token=platform_token)
     found = list(report.readings)
     _note_mismatch(found, robots, sha256)
-    observed = [_Observed(reading, sha256, shared=True) for reading in found]
+    observed = [_Observed(reading, sha256, shared=True, seen_at=robots.seen_at) for reading in found]
     for licence in report.licences:
         observed.extend(_read_rsl(capture.rsl.get(licence), licence, url, user, territory, documents))
     return observed
@@ -561,15 +564,17 @@ def _read_ai_txt(
     if ai_txt.body is None:
         if ai_txt.absent:
             detail = f"ai.txt absent (HTTP {ai_txt.status})"
-            return _Observed(SignalReading("ai.txt", ai_txt.url, None, "unset", AI_PURPOSES, detail), None)
+            reading = SignalReading("ai.txt", ai_txt.url, None, "unset", AI_PURPOSES, detail)
+            return _Observed(reading, None, seen_at=ai_txt.seen_at)
         error = f"ai.txt not read ({ai_txt.why_unread()})"
-        return _Observed(unknown("ai.txt", ai_txt.url, None, error, AI_PURPOSES), ai_txt.sha256)
+        reading = unknown("ai.txt", ai_txt.url, None, error, AI_PURPOSES)
+        return _Observed(reading, ai_txt.sha256, seen_at=ai_txt.seen_at)
     sha256 = _hash_of(ai_txt)
     body, source = ai_txt.body, ai_txt.url
     parsed = documents.get(AiTxt, sha256, source, lambda: AiTxt.parse(body, source=source))
     found = [parsed.evaluate(url, platform_token=platform_token)]
     _note_mismatch(found, ai_txt, sha256)
-    return _Observed(found[0], sha256, shared=True)
+    return _Observed(found[0], sha256, shared=True, seen_at=ai_txt.seen_at)
 
 
 def _read_item(
@@ -614,9 +619,10 @@ def _read_rsl(
     if document is None or document.body is None:
         why = "not fetched" if document is None else document.why_unread()
         error = f"RSL licence {licence} named by robots.txt not read ({why})"
-        return [_Observed(unknown("rsl", licence, None, error, ALL_PURPOSES), None)]
+        seen_at = document.seen_at if document is not None else None
+        return [_Observed(unknown("rsl", licence, None, error, ALL_PURPOSES), None, seen_at=seen_at)]
     sha256 = _hash_of(document)
     body = document.body
     parsed = documents.get(RslDocument, sha256, licence, lambda: RslDocument.parse(body, source=licence))
     found = parsed.evaluate(url, user=user, territory=territory)
-    return [_Observed(reading, sha256, shared=True) for reading in found]
+    return [_Observed(reading, sha256, shared=True, seen_at=document.seen_at) for reading in found]
