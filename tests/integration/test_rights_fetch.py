@@ -9,17 +9,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
+import ssl
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import httpx
 import pytest
 from consentry_rights.adapters.fetcher import FetcherConfig, SignalFetcher, is_public_address
 from consentry_rights.domain import ParsedDocuments, Policy, RegistryView, decide
 from consentry_shared.contracts.v1 import ItemEvent
 from consentry_shared.metrics import SIGNAL_FETCH_ERRORS
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 AT = datetime(2026, 1, 5, tzinfo=UTC)
 ROBOTS = "User-agent: GPTBot\nDisallow: /private/\n\nUser-agent: *\nAllow: /\n"
@@ -362,3 +369,74 @@ def test_a_bad_config_is_refused() -> None:
         FetcherConfig(max_concurrency=0)
     with pytest.raises(ValueError, match="positive"):
         FetcherConfig(timeout=0)
+
+
+# --- HTTPS: the pinned address still verifies the host name ------------------------------------
+
+
+def _certificates(tmp_path: Path, name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a certificate for ``name`` signed by a fresh CA, and a client
+    context that trusts only that CA."""
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "leaf.pem", tmp_path / "leaf.key"
+    cert_file.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cadata=ca.public_bytes(serialization.Encoding.PEM).decode())
+    return server, client
+
+
+async def test_https_goes_to_the_checked_address_and_verifies_the_host_name(tmp_path: Path) -> None:
+    server_context, client_context = _certificates(tmp_path, "signals.test")
+    server = Server(site())
+    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=server_context)
+    port = listening.sockets[0].getsockname()[1]
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]  # every name points at the test server
+
+    client = httpx.AsyncClient(verify=client_context, follow_redirects=False, trust_env=False)
+    config = FetcherConfig(allow_private_origins=True, timeout=2.0)
+    try:
+        async with client, SignalFetcher(config, client=client, resolver=resolver) as the_fetcher:
+            good = await the_fetcher.capture(f"https://signals.test:{port}/private/a.jpg")
+            assert good.item_error is None and good.headers is not None
+            assert good.robots_txt is not None and good.robots_txt.body == ROBOTS.encode()
+            # Same address, another name: the certificate is not for it, so nothing is read.
+            bad = await the_fetcher.capture(f"https://other.test:{port}/private/a.jpg")
+            assert bad.item_error is not None and "CERTIFICATE_VERIFY_FAILED" in bad.item_error
+            assert bad.robots_txt is not None and bad.robots_txt.body is None
+    finally:
+        listening.close()
+        await listening.wait_closed()
+    assert f"signals.test:{port}" in server.hosts
