@@ -480,8 +480,10 @@ def ledger_proof_inclusion(
     vkey: _Vkey = None,
     as_json: _AsJson = False,
 ) -> None:
-    """Prove that an entry is in the log: fetch it, re-hash it, verify its RFC 9162 inclusion proof
-    against the signed checkpoint.
+    """Prove that an entry is in the log (RFC 9162 inclusion proof, verified).
+
+    Fetches the entry, re-hashes it and verifies its inclusion proof against the signed
+    checkpoint.
 
     Exit codes:
       0  the proof verifies
@@ -538,8 +540,10 @@ def ledger_proof_consistency(
     vkey: _Vkey = None,
     as_json: _AsJson = False,
 ) -> None:
-    """Prove that the log only grew between two sizes (no entry changed, removed or reordered):
-    verify the RFC 9162 consistency proof between the two signed checkpoints.
+    """Prove that the log only grew between two sizes (RFC 9162 consistency proof, verified).
+
+    No entry changed, removed or reordered: the proof between the two signed checkpoints
+    verifies.
 
     Exit codes:
       0  the proof verifies
@@ -577,8 +581,10 @@ def ledger_monitor(
     ] = None,
     checks: Annotated[int, typer.Option(min=0, help="Stop after this many looks (0: run until Ctrl-C)")] = 0,
 ) -> None:
-    """Watch a log for rollbacks and split views: each look reads its checkpoint, checks the
-    signature and proves (RFC 9162 consistency) that it extends the last one seen.
+    """Watch a log for rollbacks and split views (alerts with exit 1).
+
+    Each look reads the log's checkpoint, checks its signature and proves (RFC 9162
+    consistency) that it extends the last one seen.
 
     Exit codes:
       0  stopped after --checks looks (or Ctrl-C) with nothing wrong
@@ -633,6 +639,105 @@ def ledger_monitor(
         raise typer.Exit(EXIT_UNAVAILABLE)
 
 
+@ledger_app.command("witness")
+def ledger_witness(
+    key: Annotated[str, typer.Option("--key", help="The witness's secret key, or a file holding it")],
+    vkey: Annotated[str, typer.Option("--vkey", help="The log's verifier key, or a file holding it")],
+    url: _LedgerUrl = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the witness keeps the last checkpoint it cosigned, per log "
+            "(default: ~/.consentry/witness)"
+        ),
+    ] = None,
+    every: Annotated[
+        float, typer.Option(min=0.0, help="Witness again every this many seconds (0: once)")
+    ] = 0.0,
+    checks: Annotated[int, typer.Option(min=0, help="With --every: stop after this many rounds")] = 0,
+) -> None:
+    """Witness a log: check its new checkpoint, cosign it, hand the cosignature to the log.
+
+    The witness proves the log's latest checkpoint extends the one it cosigned last, cosigns it
+    (C2SP tlog-cosignature) and hands the cosignature to the log, which serves it.
+    The checks are those of the tlog-witness add-checkpoint call: the log's signature (403),
+    the old size is the one last cosigned (409), the same size has the same root (409), the
+    consistency proof verifies (422).
+    Make a key with `consentry ledger witness-key`; the log accepts cosignatures from the keys
+    in CONSENTRY_LEDGER_WITNESSES.
+
+    Exit codes:
+      0  cosigned (the log may already have had this cosignature)
+      1  REFUSED: a split view or a rollback, or a checkpoint not signed by the log's key
+      2  bad arguments or keys, or the log's origin is not the name of --vkey
+      4  the log cannot be reached
+    """
+    import time as _time
+
+    from consentry_shared.tlog import Cosigner
+
+    from consentry.proofs import (
+        LedgerHttp,
+        ProofFailed,
+        ProofUsageError,
+        Witness,
+        WitnessState,
+        resolve_key,
+        witness_once,
+    )
+
+    try:
+        cosigner = Cosigner.from_skey((Path(key).read_text() if Path(key).is_file() else key).strip())
+        log_key = resolve_key(vkey, None)
+    except (ValueError, ProofUsageError) as error:
+        _fail(EXIT_BAD_INPUT, f"bad key: {error}")
+    directory = state if state is not None else Path.home() / ".consentry" / "witness"
+    witness = Witness(cosigner, [log_key.verifier], WitnessState(directory))
+    rounds = 0
+    with LedgerHttp(_ledger_url(url)) as http:
+        while True:
+            rounds += 1
+            try:
+                size, stored = witness_once(http, log_key, witness)
+            except ProofFailed as refusal:
+                err.print(f"[bold red]REFUSED:[/] {refusal}", highlight=False)
+                raise typer.Exit(EXIT_VERIFY_FAILED) from None
+            except ProofUsageError as error:
+                _fail(EXIT_BAD_INPUT, str(error))
+            except ConsentryError as error:
+                _client_errors(error)
+            out.print(
+                f"{cosigner.name} cosigned size {size}" + ("" if stored else " (the log already had it)"),
+                highlight=False,
+            )
+            if not every or (checks and rounds >= checks):
+                return
+            _time.sleep(every)
+
+
+@ledger_app.command("witness-key")
+def ledger_witness_key(
+    name: Annotated[str, typer.Argument(help="The witness's name, e.g. witness.example.org/auditor-1")],
+    out_file: Annotated[Path, typer.Option("--out", help="Write the secret key here (mode 0600)")],
+) -> None:
+    """Make a witness key: the secret key goes to --out, the verifier key is printed.
+
+    Give the verifier key to the log operator (CONSENTRY_LEDGER_WITNESSES).
+    """
+    from consentry_shared.tlog import Cosigner
+
+    if out_file.exists():
+        _fail(EXIT_BAD_INPUT, f"{out_file} exists; not overwriting a key")
+    try:
+        cosigner = Cosigner.generate(name)
+    except ValueError as error:
+        _fail(EXIT_BAD_INPUT, str(error))
+    descriptor = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as secret:
+        secret.write(cosigner.skey + "\n")
+    sys.stdout.write(cosigner.vkey + "\n")
+
+
 @ledger_app.command("verify")
 def ledger_verify(
     directory: Annotated[
@@ -661,8 +766,10 @@ def ledger_verify(
         Path | None, typer.Option(help="Write the verified checkpoint here for next time")
     ] = None,
 ) -> None:
-    """Verify the log: the checkpoint's signature, every entry re-hashed and schema-checked,
-    contiguous indexes, per-partition offsets increasing, the root rebuilt, consistency with
+    """Verify the whole log, offline from an export DIR or live from --url.
+
+    Checks the checkpoint's signature, re-hashes and schema-checks every entry, contiguous
+    indexes, per-partition offsets increasing, rebuilds the root, and proves consistency with
     the checkpoint you saved.
 
     DIR: needs nothing but the export and the key (no database, broker or network).

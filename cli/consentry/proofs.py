@@ -15,7 +15,11 @@ Errors: :class:`ProofFailed` (the log served something that does not verify: exi
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import os
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,12 +30,16 @@ from consentry_shared.tlog import (
     TILE_HEIGHT,
     TILE_WIDTH,
     Checkpoint,
+    Cosigner,
+    InvalidSignatureError,
     NoteError,
     ProofError,
+    UnknownKeyError,
     Verifier,
     entries_path,
     leaf_hash,
     open_checkpoint,
+    open_note,
     tile_path,
     verify_consistency,
     verify_inclusion,
@@ -45,11 +53,16 @@ __all__ = [
     "ProofFailed",
     "ProofUsageError",
     "TrustedKey",
+    "Witness",
+    "WitnessAnswer",
+    "WitnessState",
+    "add_checkpoint_request",
     "checked_consistency",
     "checked_inclusion",
     "mirror_tiles",
     "observe",
     "resolve_key",
+    "witness_once",
 ]
 
 
@@ -92,6 +105,28 @@ class LedgerHttp:
                 detail = response.text
             raise RejectedInput(f"GET {path}: {detail}", [], response.status_code)
         return response.content
+
+    def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` as JSON to ``path``; the JSON answer on 2xx, else the client's error."""
+        url = f"{self.url}{path}"
+        try:
+            response = self._http.post(url, json=body)
+        except httpx.ConnectError as error:
+            raise ServiceUnavailable(f"cannot reach the ledger at {self.url}: {error}") from None
+        except httpx.HTTPError as error:
+            raise ServiceFailed(f"POST {url}: {error}") from None
+        if response.status_code >= 500:
+            raise ServiceFailed(f"POST {url}: HTTP {response.status_code}: {response.text[:300]}")
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail")
+            except ValueError:
+                detail = response.text
+            raise RejectedInput(f"POST {path}: {detail}", [], response.status_code)
+        answer = response.json()
+        if not isinstance(answer, dict):
+            raise ServiceFailed(f"POST {path}: expected a JSON object")
+        return answer
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         body = json.loads(self.get(path, params))
@@ -285,6 +320,165 @@ def observe(http: LedgerHttp, key: TrustedKey, previous: str | None) -> Observat
             f"{old.size} seen before: {error}"
         ) from None
     return Observation(note, current, old.size)
+
+
+# --- witness (c2sp.org/tlog-witness) -----------------------------------------------------------
+
+SIZE_CONTENT_TYPE = "text/x.tlog.size"
+_MAX_PROOF_LINES = 63
+
+
+@dataclass(frozen=True)
+class WitnessAnswer:
+    """An ``add-checkpoint`` response: HTTP status, body and content type."""
+
+    status: int
+    body: str
+    content_type: str = "text/plain; charset=utf-8"
+
+
+class WitnessState:
+    """The latest checkpoint a witness cosigned, per log origin, in files under ``directory``.
+
+    Writes are atomic (temporary file, then rename), so a crash never leaves a torn state.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, origin: str) -> Path:
+        return self.directory / f"{hashlib.sha256(origin.encode()).hexdigest()[:32]}.checkpoint"
+
+    def latest(self, origin: str) -> str | None:
+        """The note last cosigned for ``origin``, or ``None``."""
+        try:
+            return self._path(origin).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def save(self, origin: str, note: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self._path(origin)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(note, encoding="utf-8")
+        os.replace(temporary, path)
+
+
+class Witness:
+    """The logic of the tlog-witness ``add-checkpoint`` call, for the logs in ``logs``.
+
+    :meth:`add_checkpoint` takes a request body and returns what the HTTP endpoint answers:
+    400 malformed (or an old size above the checkpoint's), 404 unknown origin, 403 not signed by
+    the log's key, 409 old size not the one last cosigned (body: that size, ``text/x.tlog.size``)
+    or the same size with another root, 422 consistency proof fails, 200 with the cosignature
+    line after the new checkpoint is saved. The check and the save are one step: one witness
+    instance per state directory, used from one thread.
+    """
+
+    def __init__(
+        self,
+        cosigner: Cosigner,
+        logs: Sequence[Verifier],
+        state: WitnessState,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cosigner = cosigner
+        self._logs = {log.name: log for log in logs}
+        self._state = state
+        self._clock = clock
+
+    def last_cosigned(self, origin: str) -> Checkpoint | None:
+        """The checkpoint this witness last cosigned for ``origin``."""
+        note = self._state.latest(origin)
+        return Checkpoint.from_text(note[: note.rfind("\n\n") + 1]) if note else None
+
+    def add_checkpoint(self, request: str) -> WitnessAnswer:
+        head, blank, note = request.partition("\n\n")
+        lines = head.split("\n")
+        old_line = lines[0]
+        if not blank or not old_line.startswith("old "):
+            return WitnessAnswer(400, "the request starts with an 'old <size>' line and a blank line\n")
+        digits = old_line[4:]
+        if not digits.isascii() or not digits.isdigit() or (len(digits) > 1 and digits[0] == "0"):
+            return WitnessAnswer(400, "the old size is not a decimal number\n")
+        old_size = int(digits)
+        if len(lines) - 1 > _MAX_PROOF_LINES:
+            return WitnessAnswer(400, "more than 63 consistency proof lines\n")
+        try:
+            proof = [base64.b64decode(line, validate=True) for line in lines[1:]]
+        except ValueError:
+            return WitnessAnswer(400, "a consistency proof line is not base64\n")
+        cut = note.rfind("\n\n")
+        try:
+            checkpoint = Checkpoint.from_text(note[: cut + 1] if cut >= 0 else note)
+        except NoteError as error:
+            return WitnessAnswer(400, f"not a checkpoint: {error}\n")
+        log = self._logs.get(checkpoint.origin)
+        if log is None:
+            return WitnessAnswer(404, f"unknown log {checkpoint.origin!r}\n")
+        try:
+            opened = open_note(note, [log])
+        except (UnknownKeyError, InvalidSignatureError) as error:
+            return WitnessAnswer(403, f"not signed by the log's key: {error}\n")
+        except NoteError as error:
+            return WitnessAnswer(400, f"malformed note: {error}\n")
+        if old_size > checkpoint.size:
+            return WitnessAnswer(400, f"old size {old_size} is above the checkpoint's {checkpoint.size}\n")
+        saved = self.last_cosigned(checkpoint.origin)
+        saved_size = saved.size if saved else 0
+        if old_size != saved_size:
+            return WitnessAnswer(409, f"{saved_size}\n", SIZE_CONTENT_TYPE)
+        if saved is not None and saved.size == checkpoint.size and saved.root_hash != checkpoint.root_hash:
+            return WitnessAnswer(409, f"{saved_size}\n", SIZE_CONTENT_TYPE)
+        if old_size == 0 and proof:
+            return WitnessAnswer(422, "the proof from size 0 must be empty\n")
+        if saved is not None:
+            try:
+                verify_consistency(old_size, checkpoint.size, saved.root_hash, checkpoint.root_hash, proof)
+            except ProofError as error:
+                return WitnessAnswer(422, f"consistency proof does not verify: {error}\n")
+        own = "".join(s.line for s in opened.signatures if s.name == log.name and s.key_id == log.key_id)
+        self._state.save(checkpoint.origin, opened.text + "\n" + own)
+        return WitnessAnswer(200, self.cosigner.cosign(opened.text, int(self._clock())))
+
+
+def add_checkpoint_request(old_size: int, proof: Sequence[bytes], note: str) -> str:
+    """The body of an ``add-checkpoint`` request."""
+    lines = [f"old {old_size}", *(base64.b64encode(h).decode() for h in proof)]
+    return "\n".join(lines) + "\n\n" + note
+
+
+def witness_once(http: LedgerHttp, log_key: TrustedKey, witness: Witness) -> tuple[int, bool]:
+    """One round of witnessing the log at ``http``: read its checkpoint, prove it extends the one
+    this witness cosigned last, cosign it, hand the cosignature to the log.
+
+    Returns ``(size, stored)``: the size cosigned and whether the log kept a new cosignature.
+
+    Raises:
+        ProofFailed: the witness refused: the log's checkpoint is not signed by its key, it
+            shrank, or it does not extend what the witness cosigned (a split view).
+        ProofUsageError: the log's origin is not the key's name.
+    """
+    note = http.get("/checkpoint").decode("utf-8")
+    current = _signed(note, log_key, "the log's checkpoint")
+    saved = witness.last_cosigned(current.origin)
+    old_size = saved.size if saved else 0
+    if old_size > current.size:
+        raise ProofFailed(f"ROLLBACK: the log shrank from {old_size} (cosigned) to {current.size} entries")
+    proof: list[bytes] = []
+    if 0 < old_size < current.size:
+        body = http.get_json("/proof/consistency", {"from": old_size, "to": current.size})
+        proof = _hashes(body["hashes"])
+    answer = witness.add_checkpoint(add_checkpoint_request(old_size, proof, note))
+    if answer.status == 404:
+        raise ProofUsageError(f"the log's origin {current.origin!r} is not the name of --vkey")
+    if answer.status in (403, 409, 422, 400):
+        raise ProofFailed(
+            f"SPLIT VIEW or ROLLBACK: the witness refused the checkpoint of size {current.size} "
+            f"(HTTP {answer.status}, last cosigned size {old_size}): {answer.body.strip()}"
+        )
+    stored = http.post_json("/cosignatures", {"size": current.size, "cosignature": answer.body})
+    return current.size, bool(stored.get("stored"))
 
 
 def tiles_of(size: int) -> list[str]:

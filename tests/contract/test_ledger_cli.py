@@ -18,15 +18,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
 import uvicorn
 from consentry.cli import app as cli_app
+from consentry.proofs import WitnessState
 from consentry_ledger.adapters.http import install
 from consentry_ledger.adapters.sql import SqlLedgerStore
 from consentry_ledger.service import LedgerService
 from consentry_shared.contracts.v1 import DecisionEvent
 from consentry_shared.kafka import InRecord, OutRecord
-from consentry_shared.tlog import Checkpoint, Signer, sign_note
+from consentry_shared.tlog import Checkpoint, CosignatureVerifier, Cosigner, Signer, open_note, sign_note
 from fastapi import FastAPI
 from opentelemetry import trace
 from typer.testing import CliRunner
@@ -72,9 +74,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveLedger]:
-    database = tmp_path_factory.mktemp("ledger") / "ledger.db"
+def serve_ledger(database: Path, witnesses: list[str]) -> Iterator[LiveLedger]:
+    """A ledger over ``database`` with the BATCHES appended, served by uvicorn in a thread."""
     checkpoints: dict[int, str] = {}
 
     @asynccontextmanager
@@ -82,7 +83,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveLedger]:
         store = SqlLedgerStore.from_url(f"sqlite:///{database}")
         await store.initialise()
         service = LedgerService(
-            store, SIGNER, NullPublisher(), origin=ORIGIN, topic_of=str, tracer=trace.get_tracer("t")
+            store,
+            SIGNER,
+            NullPublisher(),
+            origin=ORIGIN,
+            topic_of=str,
+            tracer=trace.get_tracer("t"),
+            witnesses=witnesses,
         )
         await service.start()
         n = 0
@@ -109,6 +116,20 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveLedger]:
     yield LiveLedger(f"http://127.0.0.1:{port}", checkpoints)
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveLedger]:
+    yield from serve_ledger(tmp_path_factory.mktemp("ledger") / "ledger.db", [])
+
+
+WITNESS = Cosigner.generate("witness.example/auditor")
+
+
+@pytest.fixture(scope="module")
+def witnessed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveLedger]:
+    """A ledger that accepts WITNESS's cosignatures (the tests add some: it is not ``live``)."""
+    yield from serve_ledger(tmp_path_factory.mktemp("witnessed") / "ledger.db", [WITNESS.vkey])
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -285,3 +306,77 @@ def test_monitor_of_an_unreachable_log_exits_4() -> None:
         run("ledger", "monitor", "--url", url, "--vkey", SIGNER.vkey, "--checks", "2", "--interval", "0")[0]
         == 4
     )
+
+
+# --- witness --------------------------------------------------------------------------------------
+
+
+def test_witness_key_writes_a_secret_and_prints_the_verifier_key(tmp_path: Path) -> None:
+    secret = tmp_path / "w.key"
+    code, out, err = run("ledger", "witness-key", "witness.example/new", "--out", str(secret))
+    assert code == 0, err
+    assert Cosigner.from_skey(secret.read_text().strip()).vkey == out.strip()
+    assert CosignatureVerifier.from_vkey(out.strip()).name == "witness.example/new"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    assert run("ledger", "witness-key", "witness.example/new", "--out", str(secret))[0] == 2
+
+
+def test_a_witness_cosigns_and_the_log_serves_the_cosignature(witnessed: LiveLedger, tmp_path: Path) -> None:
+    key = tmp_path / "witness.key"
+    key.write_text(WITNESS.skey)
+    state = tmp_path / "state"
+    args = ("ledger", "witness", "--key", str(key), "--vkey", SIGNER.vkey, "--url", witnessed.url)
+    code, out, err = run(*args, "--state", str(state))
+    assert code == 0, err
+    assert f"{WITNESS.name} cosigned size 600" in out
+    served = httpx.get(f"{witnessed.url}/checkpoint").text
+    opened = open_note(served, [SIGNER.verifier(), WITNESS.verifier()])
+    assert opened.verified_by == [ORIGIN, WITNESS.name]
+    code, out, err = run(*args, "--state", str(state))  # nothing new: same size, same root
+    assert code == 0, err
+    assert "already had it" in out
+
+
+@pytest.mark.parametrize(
+    ("cosigned", "reason"),
+    [
+        (forged_checkpoint(10), "HTTP 422"),
+        (forged_checkpoint(600), "HTTP 409"),
+        (forged_checkpoint(700), "ROLLBACK"),
+    ],
+)
+def test_a_witness_refuses_a_split_view_or_a_rollback(
+    witnessed: LiveLedger, tmp_path: Path, cosigned: str, reason: str
+) -> None:
+    state = tmp_path / "state"
+    WitnessState(state).save(ORIGIN, cosigned)
+    code, _, err = run(
+        "ledger", "witness", "--key", WITNESS.skey, "--vkey", SIGNER.vkey, "--url", witnessed.url,
+        "--state", str(state),
+    )  # fmt: skip
+    assert code == 1
+    assert "REFUSED" in err
+    assert reason in err
+    assert WitnessState(state).latest(ORIGIN) == cosigned
+
+
+def test_a_witness_refuses_a_checkpoint_not_signed_by_the_log_key(
+    witnessed: LiveLedger, tmp_path: Path
+) -> None:
+    impostor = Signer.generate(ORIGIN)
+    code, _, err = run(
+        "ledger", "witness", "--key", WITNESS.skey, "--vkey", impostor.vkey, "--url", witnessed.url,
+        "--state", str(tmp_path),
+    )  # fmt: skip
+    assert code == 1
+    assert "not a checkpoint signed by the log's key" in err
+
+
+def test_the_log_turns_away_a_witness_it_does_not_know(witnessed: LiveLedger, tmp_path: Path) -> None:
+    stranger = Cosigner.generate("witness.example/stranger")
+    code, _, err = run(
+        "ledger", "witness", "--key", stranger.skey, "--vkey", SIGNER.vkey, "--url", witnessed.url,
+        "--state", str(tmp_path),
+    )  # fmt: skip
+    assert code == 2
+    assert "not by one of this log's witnesses" in err
