@@ -47,8 +47,8 @@ ledger_app = typer.Typer(help="The signed transparency log of decisions.", no_ar
 app.add_typer(rights_app, name="rights")
 app.add_typer(ledger_app, name="ledger")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # a long path or id must stay on one line for scripts and grep
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(code: int, message: str, errors: list[dict[str, Any]] | None = None, source: str = "") -> None:
@@ -76,6 +76,21 @@ def up(
     data_dir: Annotated[Path, typer.Option(help="Where SQLite databases, keys, logs and traces go")] = Path(
         ".consentry"
     ),
+    fetch_signals: Annotated[
+        bool,
+        typer.Option(
+            "--fetch-signals",
+            help="Rights fetches each origin's robots.txt, ai.txt and tdmrep.json and each item's headers "
+            "(SSRF-safe: public addresses only), beside the evidence items carry",
+        ),
+    ] = False,
+    allow_private_origins: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-origins",
+            help="Let --fetch-signals reach private and loopback addresses (testing)",
+        ),
+    ] = False,
     with_sample: Annotated[
         bool, typer.Option(help="Import the bundled sample registry and submit the sample manifest once up")
     ] = False,
@@ -103,6 +118,10 @@ def up(
     db = os.environ.get("DATABASE_URL")
     err.print(f"database: {'PostgreSQL/URL from DATABASE_URL' if db else f'SQLite in {data_dir}'}")
     extra_env = {}
+    if fetch_signals:
+        extra_env["CONSENTRY_RIGHTS_FETCH_SIGNALS"] = "true"
+    if allow_private_origins:
+        extra_env["CONSENTRY_RIGHTS_ALLOW_PRIVATE_ORIGINS"] = "true"
     if broker is not None:
         # Tansu re-forms a consumer group only when a departed member's session expires.
         extra_env["CONSENTRY_CONSUMER_SESSION_TIMEOUT_MS"] = "3000"
