@@ -221,6 +221,7 @@ class IngestService:
                 territory=territory,
                 commercial=commercial,
                 submitted_at=submitted_at,
+                jurisdiction=header.jurisdiction if header else None,
             )
             key = (event.sha256 or str(event.url)).encode()
             batch.append(OutRecord(key=key, value=event.model_dump_json(exclude_none=True).encode()))

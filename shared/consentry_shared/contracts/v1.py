@@ -125,6 +125,11 @@ class ManifestHeader(BaseModel):
     platform: NonEmpty | None = None
     purpose: Purpose | None = None
     territory: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    jurisdiction: Annotated[str, Field(pattern=r"^[A-Z]{2,3}$")] | None = Field(
+        default=None,
+        description="Whose copyright law governs the use (ISO 3166 alpha-2, or EU/EEA); picks the "
+        "opt-in or opt-out regime. Defaults to the territory.",
+    )
     commercial: bool = True
 
 
@@ -157,6 +162,7 @@ class ItemEvent(_Event):
     platform: NonEmpty
     purpose: Purpose
     territory: str | None = None
+    jurisdiction: str | None = None
     commercial: bool = True
     url: HttpUrl
     sha256: Sha256Hex | None = None

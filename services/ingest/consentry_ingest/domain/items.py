@@ -91,6 +91,7 @@ def to_event(
     territory: str | None,
     commercial: bool,
     submitted_at: datetime,
+    jurisdiction: str | None = None,
 ) -> ItemEvent:
     """The ``items.v1`` event for one parsed item, fully validated by its pydantic contract.
 
@@ -112,6 +113,7 @@ def to_event(
             "platform": platform,
             "purpose": purpose,
             "territory": territory,
+            "jurisdiction": jurisdiction,
             "commercial": commercial,
             "url": raw.url,
             "sha256": raw.sha256,

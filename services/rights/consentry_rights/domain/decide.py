@@ -189,10 +189,11 @@ class _Case:
 
 
 def _jurisdiction(item: ItemEvent) -> str | None:
-    """Whose law governs the use: the item's territory (the manifest's, set by ingest)."""
-    if item.territory is None or not item.territory.strip():
+    """Whose law governs the use: the manifest's ``jurisdiction``, else its territory."""
+    chosen = item.jurisdiction or item.territory
+    if chosen is None or not chosen.strip():
         return None
-    return item.territory.strip().upper()
+    return chosen.strip().upper()
 
 
 def decide(
