@@ -49,10 +49,11 @@ SIGNER = Signer.generate(ORIGIN)
 TOPIC = "decisions.v1"
 
 
-def decisions(count: int) -> list[PositionedDecision]:
+def decisions(count: int, first: int = 0) -> list[PositionedDecision]:
+    """``count`` decisions numbered from ``first`` (their source offsets follow on)."""
     start = datetime(2026, 11, 27, tzinfo=UTC)
     out = []
-    for n in range(count):
+    for n in range(first, first + count):
         decision = DecisionEvent(
             event_id=str(uuid.uuid4()),
             item_event_id=str(uuid.uuid4()),
