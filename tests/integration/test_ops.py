@@ -12,6 +12,8 @@ import pytest
 from asgi_lifespan import LifespanManager
 from consentry_ingest.app import create_app as ingest_app
 from consentry_ingest.settings import IngestSettings
+from consentry_ledger.app import create_app as ledger_app
+from consentry_ledger.settings import LedgerSettings
 from consentry_rights.app import create_app as rights_app
 from consentry_rights.settings import RightsSettings
 
@@ -44,7 +46,9 @@ async def test_ready_follows_the_consumer_and_metrics_move(kafka_bootstrap: str,
         "telemetry": False,
     }
     ingest, rights = ingest_app(IngestSettings(**common)), rights_app(RightsSettings(**common))
-    async with LifespanManager(ingest), LifespanManager(rights):
+    ledger = ledger_app(LedgerSettings(**common))
+    async with LifespanManager(ingest), LifespanManager(rights), LifespanManager(ledger):
+        lc = httpx.AsyncClient(transport=httpx.ASGITransport(ledger), base_url="http://ledger")
         up = httpx.AsyncClient(transport=httpx.ASGITransport(ingest), base_url="http://ingest")
         rc = httpx.AsyncClient(transport=httpx.ASGITransport(rights), base_url="http://rights")
         assert (await rc.get("/health")).status_code == 200
@@ -73,3 +77,16 @@ async def test_ready_follows_the_consumer_and_metrics_move(kafka_bootstrap: str,
         assert metric(text, "consentry_messages_total", direction="in", topic=topic) >= items
         assert "consentry_consumer_lag{" in text
         assert 'group="consentry-' in text
+
+        async with asyncio.timeout(60):
+            while (await lc.get(f"/manifests/{response.json()['manifest_id']}/status")).json()[
+                "ledgered"
+            ] < items:
+                await asyncio.sleep(0.2)
+        ledger_ready = await lc.get("/ready")
+        assert ledger_ready.status_code == 200, ledger_ready.json()
+        ledger_metrics = (await lc.get("/metrics")).text
+        assert metric(ledger_metrics, "consentry_ledger_size") >= items
+        assert metric(ledger_metrics, "consentry_ledger_append_seconds_count") >= 1
+        assert "consentry_checkpoint_age_seconds" in ledger_metrics
+        assert (await lc.get("/health")).json()["size"] >= items

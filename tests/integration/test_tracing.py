@@ -48,7 +48,7 @@ async def test_one_trace_from_upload_to_ledger(kafka_bootstrap: str, tmp_path: P
         manifest_id = response.json()["manifest_id"]
         items = response.json()["items"]
         async with asyncio.timeout(90):
-            while (await ledger.get(f"/manifests/{manifest_id}/status")).json()["ledgered"] < items:  # noqa: ASYNC110 - polling another service over HTTP
+            while (await ledger.get(f"/manifests/{manifest_id}/status")).json()["ledgered"] < items:
                 await asyncio.sleep(0.2)
         await asyncio.sleep(0.5)  # the ledger span ends right after the commit
     spans = exporter.get_finished_spans()

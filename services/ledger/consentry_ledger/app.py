@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from consentry_shared import topics
+from consentry_shared.contracts.v1 import LedgerEntry
 from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker
+from consentry_shared.metrics import CHECKPOINT_AGE, consumer_lag
+from consentry_shared.ops import asyncapi_router, broker_check, consumer_check, ops_router
 from consentry_shared.runtime import broker_lifespan
 from consentry_shared.telemetry import setup_tracing
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -32,6 +37,7 @@ class LedgerComponents:
     store: LedgerStore
     publisher: KeyedBatchPublisher
     service: LedgerService
+    subscriber: Any
 
 
 def build(
@@ -66,7 +72,7 @@ def build(
         witness_quorum=settings.witness_quorum,
     )
 
-    @broker.subscriber(
+    subscriber = broker.subscriber(
         settings.topic(topics.DECISIONS),
         group_id=settings.group("ledger"),
         batch=True,
@@ -79,10 +85,18 @@ def build(
         title="ledger.append",
         description="Appends decisions to the transparency log, one checkpoint per batch.",
     )
+
+    @subscriber
     async def append_decisions(message: KafkaMessage) -> None:
         await service.append_records(in_records(message.raw_message))
 
-    return LedgerComponents(settings, broker, store, publisher, service)
+    broker.publisher(
+        settings.topic(topics.LEDGER_ENTRIES),
+        title="ledger.entries.v1",
+        schema=LedgerEntry,
+        description="Every log entry (its leaf bytes: RFC 8785 JSON of this schema), keyed by index.",
+    )
+    return LedgerComponents(settings, broker, store, publisher, service, subscriber)
 
 
 def create_app(
@@ -108,4 +122,34 @@ def create_app(
     app = FastAPI(title="Consentry ledger", version="1", lifespan=lifespan)
     app.state.components = components
     install_http_api(app)
+    app.include_router(_ops(components))
+    app.include_router(asyncapi_router(components.broker, "Consentry ledger"))
     return app
+
+
+def _ops(components: LedgerComponents) -> APIRouter:
+    group = components.settings.group("ledger")
+    service = components.service
+
+    async def store_check() -> str | None:
+        await components.store.ping()
+        return None
+
+    async def scrape() -> None:
+        if service.checkpoint_at is not None:
+            CHECKPOINT_AGE.set(time.time() - service.checkpoint_at)
+        await consumer_lag(group, getattr(components.subscriber, "consumer", None))
+
+    async def details() -> dict[str, Any]:
+        return {"size": service.size}
+
+    return ops_router(
+        "ledger",
+        checks={
+            "kafka": broker_check(components.broker),
+            "database": store_check,
+            "consumer": consumer_check(components.subscriber),
+        },
+        scrape_hooks=[scrape],
+        details=details,
+    )

@@ -38,6 +38,7 @@ from consentry_shared.kafka import (
     dead_letter_record,
     validation_reason,
 )
+from consentry_shared.metrics import LEDGER_APPEND_SECONDS, LEDGER_SIZE
 from consentry_shared.telemetry import group_by_trace
 from consentry_shared.tlog import (
     CompactRange,
@@ -168,6 +169,8 @@ class LedgerService:
         self._quorum = witness_quorum
         self._latest_cosignatures: list[str] = []
         self.checkpoint_note: str | None = None
+        # When this process last signed or loaded a checkpoint (the stored one's time is not kept).
+        self.checkpoint_at: float | None = None
 
     @property
     def vkey(self) -> str:
@@ -214,6 +217,8 @@ class LedgerService:
             )
         self._tree = tree
         self.checkpoint_note = stored.note
+        self.checkpoint_at = time.time()
+        LEDGER_SIZE.set(self._tree.size)
         self._latest_cosignatures = await self._store.cosignatures(tree.size)
 
     async def append_records(self, records: Sequence[InRecord]) -> int:
@@ -264,6 +269,7 @@ class LedgerService:
                 # Dead letters first: once the batch commits, its offsets are gone for good.
                 await self._publisher.publish(self._topic(topics.dead_letter(topics.DECISIONS)), dead)
                 dead = []
+            started = time.perf_counter()
             try:
                 await self._store.append(plan, base_size=self._tree.size)
             except AppendConflict:
@@ -273,10 +279,13 @@ class LedgerService:
                 self._published = None
                 await self._reload()
                 continue
+            LEDGER_APPEND_SECONDS.observe(time.perf_counter() - started)
             self._hashes.extend([e.leaf_hash for e in plan.entries])
             self._tree = plan.tree
+            LEDGER_SIZE.set(self._tree.size)
             if plan.checkpoint_note is not None:
                 self.checkpoint_note = plan.checkpoint_note
+                self.checkpoint_at = time.time()
                 self._latest_cosignatures = []
             await self._publish_pending(plan.entries)
             return len(plan.entries)

@@ -164,12 +164,6 @@ def _consistency_body(proof: ConsistencyProof) -> dict[str, Any]:
 # --- service -------------------------------------------------------------------------------
 
 
-@router.get("/health", summary="Live and ready: the consumer runs and the log state is loaded")
-async def health(request: Request) -> dict[str, Any]:
-    service = _service(request)
-    return {"status": "ok", "service": "ledger", "size": service.size}
-
-
 @router.get(
     "/vkey",
     summary="The log's verifier key in signed-note vkey form",

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs; used for COPY and its errors only
+import asyncpg  # no stubs; used for COPY and its errors only
 from consentry_shared.contracts.v1 import utc_now
 from consentry_shared.db import create_engine, is_sqlite
 from sqlalchemy import (
@@ -548,6 +548,10 @@ class SqlLedgerStore(LedgerStore):
                     index_elements=["key"], set_={"value": insert.excluded.value}
                 )
             )
+
+    async def ping(self) -> None:
+        async with self._engine.connect() as conn:
+            await conn.execute(select(1))
 
     async def close(self) -> None:
         await self._engine.dispose()

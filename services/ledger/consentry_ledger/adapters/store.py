@@ -114,5 +114,9 @@ class LedgerStore(abc.ABC):
         """Move the outbox mark forward to ``size``."""
 
     @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached (readiness)."""
+
+    @abc.abstractmethod
     async def close(self) -> None:
         """Release connections."""
