@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from consentry_ingest.domain import RawItem, manifest_id_for, to_event
 from consentry_ingest.domain.formats import CdxjParser, read_parquet
 from consentry_shared.contracts.v1 import Purpose

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
+
 from consentry_ingest.app import build
 from consentry_ingest.service import Submission
 from consentry_ingest.settings import IngestSettings

@@ -36,13 +36,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from opentelemetry import trace
+
 from consentry_ledger.adapters.sql import SQLITE_INSERT_ENTRIES, SqlLedgerStore, entry_rows
 from consentry_ledger.domain import AppendPlan, PositionedDecision, sequence_batch
 from consentry_ledger.service import LedgerService
 from consentry_shared.contracts.v1 import DecisionEvent, Evidence
 from consentry_shared.kafka import InRecord, OutRecord
 from consentry_shared.tlog import CompactRange, Signer
-from opentelemetry import trace
 
 ORIGIN = "bench.example/ledger"
 SIGNER = Signer.generate(ORIGIN)

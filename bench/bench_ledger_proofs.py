@@ -43,14 +43,15 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from fastapi import FastAPI
+from opentelemetry import trace
+
 from consentry_ledger.adapters.http import install
 from consentry_ledger.adapters.sql import SqlLedgerStore
 from consentry_ledger.service import LedgerService
 from consentry_shared.contracts.v1 import DecisionEvent
 from consentry_shared.kafka import InRecord, OutRecord
 from consentry_shared.tlog import Signer
-from fastapi import FastAPI
-from opentelemetry import trace
 
 ORIGIN = "bench.example/ledger"
 BATCH = 1000

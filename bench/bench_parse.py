@@ -24,6 +24,8 @@ import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from pydantic import HttpUrl
+
 from consentry_ingest.domain import (
     ManifestParser,
     RawItem,
@@ -32,7 +34,6 @@ from consentry_ingest.domain import (
     to_event,
 )
 from consentry_shared.contracts.v1 import ItemEvent, Purpose
-from pydantic import HttpUrl
 
 SUBMITTED_AT = datetime(2025, 1, 1, tzinfo=UTC)
 LICENSES = ("CC-BY-4.0", "CC0-1.0", "MIT", "CC-BY-NC-SA-4.0", "LicenseRef-proprietary")

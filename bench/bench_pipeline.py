@@ -32,6 +32,7 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
 from consentry.client import ConsentryClient, Urls
 from consentry.supervisor import Supervisor
 

@@ -693,8 +693,6 @@ def ledger_witness(
     """
     import time as _time
 
-    from consentry_shared.tlog import Cosigner
-
     from consentry.proofs import (
         LedgerHttp,
         ProofFailed,
@@ -704,6 +702,7 @@ def ledger_witness(
         resolve_key,
         witness_once,
     )
+    from consentry_shared.tlog import Cosigner
 
     try:
         cosigner = Cosigner.from_skey((Path(key).read_text() if Path(key).is_file() else key).strip())

@@ -15,12 +15,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from consentry_shared.contracts.v1 import Evidence, LedgerEntry
-from consentry_shared.tlog import TlogError, VerificationError, canonical_json, verify_export, write_export
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError, to_json
 
 from consentry.client import ConsentryClient, ConsentryError
+from consentry_shared.contracts.v1 import Evidence, LedgerEntry
+from consentry_shared.tlog import TlogError, VerificationError, canonical_json, verify_export, write_export
 
 
 class VerifyUsageError(Exception):

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from consentry.client import RejectedInput, ServiceFailed, ServiceUnavailable
 from consentry_shared.tlog import (
     EMPTY_ROOT,
     TILE_HEIGHT,
@@ -44,8 +46,6 @@ from consentry_shared.tlog import (
     verify_consistency,
     verify_inclusion,
 )
-
-from consentry.client import RejectedInput, ServiceFailed, ServiceUnavailable
 
 __all__ = [
     "LedgerHttp",

@@ -13,6 +13,10 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from opentelemetry import trace
+from sqlalchemy import text
+
 from consentry_ledger.adapters.http import FastProofs, install
 from consentry_ledger.adapters.sql import SqlLedgerStore
 from consentry_ledger.service import LedgerCorrupted, LedgerService
@@ -32,9 +36,6 @@ from consentry_shared.tlog import (
     verify_inclusion,
     write_export,
 )
-from fastapi import FastAPI
-from opentelemetry import trace
-from sqlalchemy import text
 
 ORIGIN = "api.example/ledger"
 SIGNER = Signer.generate(ORIGIN)

@@ -21,6 +21,10 @@ from types import SimpleNamespace
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
+from opentelemetry import trace
+from typer.testing import CliRunner
+
 from consentry.cli import app as cli_app
 from consentry.proofs import WitnessState
 from consentry_ledger.adapters.http import install
@@ -29,9 +33,6 @@ from consentry_ledger.service import LedgerService
 from consentry_shared.contracts.v1 import DecisionEvent
 from consentry_shared.kafka import InRecord, OutRecord
 from consentry_shared.tlog import Checkpoint, CosignatureVerifier, Cosigner, Signer, open_note, sign_note
-from fastapi import FastAPI
-from opentelemetry import trace
-from typer.testing import CliRunner
 
 ORIGIN = "cli.example/ledger"
 SIGNER = Signer.generate(ORIGIN)

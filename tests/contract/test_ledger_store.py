@@ -8,15 +8,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from consentry_ledger.adapters.sql import WRITER_ROLE, SqlLedgerStore
 from consentry_ledger.adapters.store import AppendConflict, LedgerStore
 from consentry_ledger.domain import PositionedDecision, sequence_batch
 from consentry_shared.contracts.v1 import DecisionEvent
 from consentry_shared.db import create_engine
 from consentry_shared.tlog import CompactRange, Signer
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 SIGNER = Signer.generate("contract.example/ledger")
 

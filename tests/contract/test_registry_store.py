@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from consentry_rights.adapters.store import DecidedItem, RegistryStore, SqlRegistryStore
 from consentry_rights.domain.revocation import Selectors
 from consentry_shared.contracts.v1 import ItemEvent, Verdict, Work, registry_record_adapter

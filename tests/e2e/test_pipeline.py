@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from consentry.client import ConsentryClient
 
+from consentry.client import ConsentryClient
 from tests.e2e.expected import EXTRA_REASONS, SAMPLE_EXPECTED
 from tests.e2e.stack import SAMPLES, cli, client_env, consentry_up
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
 from consentry.ledger_tools import verify_url
 from consentry_shared.contracts.v1 import DecisionEvent, Evidence
 from consentry_shared.tlog import Signer
@@ -201,7 +202,7 @@ async def test_kill_9_at_random_moments_loses_and_duplicates_nothing(
             # Kill once the ledger has appended something since it (re)started, after a random pause.
             started_at = await ledger.wait_ready(http)
             async with asyncio.timeout(120):
-                while (await ledger.size(http) or 0) <= started_at and not production.done():  # noqa: ASYNC110 - polling another process over HTTP
+                while (await ledger.size(http) or 0) <= started_at and not production.done():
                     await asyncio.sleep(0.05)
             await asyncio.sleep(rng.uniform(0.0, 1.5))
             if kill == 0:
@@ -215,7 +216,7 @@ async def test_kill_9_at_random_moments_loses_and_duplicates_nothing(
         expected = await production
         await ledger.wait_ready(http)
         async with asyncio.timeout(180):
-            while (await ledger.size(http) or 0) < len(expected):  # noqa: ASYNC110 - polling over HTTP
+            while (await ledger.size(http) or 0) < len(expected):
                 await asyncio.sleep(0.25)
         await asyncio.sleep(1.0)  # anything still in flight would show up now
         size = await ledger.size(http)

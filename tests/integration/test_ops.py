@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+
 from consentry_ingest.app import create_app as ingest_app
 from consentry_ingest.settings import IngestSettings
 from consentry_ledger.app import create_app as ledger_app

@@ -19,14 +19,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from consentry_rights.adapters.fetcher import FetcherConfig, SignalFetcher, is_public_address
-from consentry_rights.domain import ParsedDocuments, Policy, RegistryView, decide
-from consentry_shared.contracts.v1 import ItemEvent
-from consentry_shared.metrics import SIGNAL_FETCH_ERRORS
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from consentry_rights.adapters.fetcher import FetcherConfig, SignalFetcher, is_public_address
+from consentry_rights.domain import ParsedDocuments, Policy, RegistryView, decide
+from consentry_shared.contracts.v1 import ItemEvent
+from consentry_shared.metrics import SIGNAL_FETCH_ERRORS
 
 AT = datetime(2026, 1, 5, tzinfo=UTC)
 ROBOTS = "User-agent: GPTBot\nDisallow: /private/\n\nUser-agent: *\nAllow: /\n"

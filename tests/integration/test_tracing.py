@@ -10,15 +10,16 @@ from pathlib import Path
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from consentry_ingest.app import create_app as ingest_app
 from consentry_ingest.settings import IngestSettings
 from consentry_ledger.app import create_app as ledger_app
 from consentry_ledger.settings import LedgerSettings
 from consentry_rights.app import create_app as rights_app
 from consentry_rights.settings import RightsSettings
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 pytestmark = pytest.mark.integration
 

@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from faststream.kafka import TestKafkaBroker
+
 from consentry_ingest.app import build
 from consentry_ingest.service import ManifestRejected, MissingPlatform, Submission
 from consentry_ingest.settings import IngestSettings
 from consentry_shared.contracts.v1 import ItemEvent, Purpose
-from faststream.kafka import TestKafkaBroker
 
 MANIFEST = (
     b'{"manifest": {"dataset": "d", "platform": "acme-ai", "purpose": "search"}}\n'
@@ -169,6 +170,7 @@ async def test_manifests_produced_to_kafka_are_ingested_or_dead_lettered(tmp_pat
 
 async def test_the_asyncapi_document_names_the_topics_and_their_contracts(tmp_path: Path) -> None:
     import httpx
+
     from consentry_ingest.app import create_app
 
     app = create_app(IngestSettings(data_dir=tmp_path, telemetry=False))

@@ -6,11 +6,11 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from faststream.kafka import TestKafkaBroker
+
 from consentry_rights.app import build
 from consentry_rights.settings import RightsSettings
 from consentry_shared.contracts.v1 import DeadLetter, Deal, DecisionEvent, ItemEvent, Reservation
-from faststream.kafka import TestKafkaBroker
-
 from tests.service.fakes import FakeRegistryStore
 
 ITEM = ItemEvent(

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from faststream.kafka import TestKafkaBroker
+
 from consentry_rights.adapters.fetcher import FetcherConfig, SignalFetcher
 from consentry_rights.app import build
 from consentry_rights.settings import RightsSettings
 from consentry_shared.contracts.v1 import DecisionEvent, ItemEvent
-from faststream.kafka import TestKafkaBroker
-
 from tests.service.fakes import FakeRegistryStore
 
 CRAWL_ROBOTS = "User-agent: *\nAllow: /\n"

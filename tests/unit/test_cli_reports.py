@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
 from consentry.reports import as_csv, as_html, as_json
 
 REPORT = {

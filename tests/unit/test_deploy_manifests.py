@@ -23,12 +23,13 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from pydantic import AliasChoices
+
 from consentry_ingest.settings import IngestSettings
 from consentry_ledger.settings import LedgerSettings
 from consentry_rights.settings import RightsSettings
 from consentry_shared import topics
 from consentry_shared.settings import ServiceSettings
-from pydantic import AliasChoices
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from consentry_ingest.domain import LineError, ParsedLine, ParserClosedError, RawItem
 from consentry_ingest.domain.formats import CdxjParser, read_cdxj
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from consentry_ingest.domain import RawItem, UnsupportedFormatError, detect_format, formats
 from consentry_ingest.domain.formats import (
     FORMATS,

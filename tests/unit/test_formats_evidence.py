@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+
 from consentry_ingest.domain import (
     EVIDENCE_FIELDS,
     MAX_EVIDENCE_CHARS,

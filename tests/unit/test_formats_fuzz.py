@@ -17,6 +17,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from consentry_ingest.domain import LineError, ParsedLine, RawItem, UnsupportedFormatError
 from consentry_ingest.domain.formats import (
     FORMATS,
@@ -27,8 +30,6 @@ from consentry_ingest.domain.formats import (
     read_hf_card,
     read_parquet,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 pytestmark = pytest.mark.timeout(240)
 

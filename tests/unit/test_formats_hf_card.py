@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from consentry_ingest.domain import LineError, RawItem
 from consentry_ingest.domain.formats import (
     CardLicence,

@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from consentry_ingest.domain import LineError, ParsedLine, RawItem
 from consentry_ingest.domain.formats import ColumnMappingError, read_parquet
 

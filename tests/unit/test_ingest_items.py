@@ -6,6 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import HttpUrl, ValidationError
+
 from consentry_ingest.domain import (
     ITEM_EVENT_NAMESPACE,
     ManifestParser,
@@ -15,9 +19,6 @@ from consentry_ingest.domain import (
     to_event,
 )
 from consentry_shared.contracts.v1 import ItemEvent, Purpose
-from hypothesis import given
-from hypothesis import strategies as st
-from pydantic import HttpUrl, ValidationError
 
 CONTENT = "0f" * 32
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -12,6 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from consentry_ingest.domain import (
     ITEM_FIELDS,
     LineError,
@@ -23,8 +26,6 @@ from consentry_ingest.domain import (
     to_event,
 )
 from consentry_shared.contracts.v1 import ItemEvent, Purpose
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 SHA = "ab" * 32
 MD5 = "cd" * 16

@@ -6,6 +6,7 @@ import importlib
 import inspect
 
 import pytest
+
 from consentry_ingest import domain
 from consentry_ingest.domain import (
     MAX_REPORTED_ERRORS,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from consentry_ingest.domain import MAX_URL_CHARS, InvalidURLError, normalise_url
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import HttpUrl
+
+from consentry_ingest.domain import MAX_URL_CHARS, InvalidURLError, normalise_url
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from faststream.security import SASLScram512
+
 from consentry_shared.kafka.security import KafkaSecurity, KafkaSecurityError
 from consentry_shared.settings import ServiceSettings
-from faststream.security import SASLScram512
 
 
 def test_plaintext_by_default_and_empty_values_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import random
 
 import pytest
+
 from consentry_ledger.domain.hash_cache import HashCache
 from consentry_shared.tlog import (
     CompactRange,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from consentry_ledger.domain import PositionedDecision, entry_leaf, sequence_batch
 from consentry_ledger.domain.sequencer import DECISION_KEYS, ENTRY_KEYS, EVIDENCE_KEYS, decision_leaf
 from consentry_shared.contracts.v1 import DecisionEvent, Evidence, LedgerEntry
@@ -18,8 +21,6 @@ from consentry_shared.tlog import (
     open_note,
     root_from_leaf_hashes,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 SIGNER = Signer.generate("test.example/ledger")
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+
 from consentry.ledger_tools import _EntryChecker
 from consentry_ledger.domain import PositionedDecision, sequence_batch
 from consentry_shared.contracts.v1 import DecisionEvent, Evidence

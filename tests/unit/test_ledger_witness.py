@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+
 from consentry.proofs import SIZE_CONTENT_TYPE, Witness, WitnessState, add_checkpoint_request
 from consentry_shared.tlog import (
     Checkpoint,

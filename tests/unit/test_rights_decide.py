@@ -7,8 +7,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import consentry_rights.domain as domain
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import consentry_rights.domain as domain
 from consentry_rights.domain import Decision, Policy, RegistryView, decide, purpose_covers
 from consentry_shared.contracts.v1 import (
     Deal,
@@ -19,8 +22,6 @@ from consentry_shared.contracts.v1 import (
     Verdict,
     Work,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 AT = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 BEFORE = AT - timedelta(days=30)

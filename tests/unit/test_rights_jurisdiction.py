@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from consentry_rights.domain import Policy, RegistryView, decide
 from consentry_shared.contracts.v1 import ItemEvent
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from consentry_rights.domain import DEFAULT_REGIMES, Policy, RegistryView, decide, regime_table
 from consentry_rights.domain.regimes import EU_MEMBER_STATES, REGIME_GROUPS
 from consentry_rights.settings import RightsSettings

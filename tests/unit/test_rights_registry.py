@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from consentry_rights.domain import RegistryView, normalise_url
-from consentry_shared.contracts.v1 import Deal, Reservation, Work
 from hypothesis import given
 from hypothesis import strategies as st
+
+from consentry_rights.domain import RegistryView, normalise_url
+from consentry_shared.contracts.v1 import Deal, Reservation, Work
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 T1 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -13,6 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from consentry_rights.domain import (
     Decision,
     OriginDocument,
@@ -26,8 +29,6 @@ from consentry_rights.domain import (
     read_signals,
 )
 from consentry_shared.contracts.v1 import Deal, ItemEvent, Purpose, Reservation, Verdict, Work
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 AT = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 FETCHED_AT = "2025-05-12T07:40:01Z"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from consentry_rights.domain import (
     UNKNOWN_TERMS,
     AllOf,
@@ -14,8 +17,6 @@ from consentry_rights.domain import (
     licence_terms,
     parse_licence,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 MIT, APACHE, GPL = LicenceId("MIT"), LicenceId("Apache-2.0"), LicenceId("GPL-3.0-only")
 

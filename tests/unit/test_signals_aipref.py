@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from consentry_rights.domain.signals import (
     ALL_PURPOSES,
     SignalParseError,
@@ -12,8 +15,6 @@ from consentry_rights.domain.signals import (
     parse_sf_dictionary,
     read_content_usage_header,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 # --- RFC 9651 Dictionary -----------------------------------------------------------------------------
 

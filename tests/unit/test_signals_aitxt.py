@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from consentry_rights.domain.signals import AI_PURPOSES, AiTxt, read_ai_txt
 from hypothesis import given
 from hypothesis import strategies as st
+
+from consentry_rights.domain.signals import AI_PURPOSES, AiTxt, read_ai_txt
 
 SITE = "https://art.example"
 

@@ -6,8 +6,11 @@ import inspect
 import json
 from datetime import UTC, datetime
 
-import consentry_rights.domain.signals as signals
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import consentry_rights.domain.signals as signals
 from consentry_rights.domain.signals import (
     ALL_PURPOSES,
     STATUS_ORDER,
@@ -17,8 +20,6 @@ from consentry_rights.domain.signals import (
 )
 from consentry_rights.domain.signals.base import header_values
 from consentry_shared.contracts.v1 import Evidence, Purpose
-from hypothesis import given
-from hypothesis import strategies as st
 
 AT = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 TRAINING = frozenset({"ai-training", "ai-generative-training"})

@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from consentry_rights.domain.signals import ALL_PURPOSES, combine, read_c2pa_training_mining
 from hypothesis import given
 from hypothesis import strategies as st
+
+from consentry_rights.domain.signals import ALL_PURPOSES, combine, read_c2pa_training_mining
 
 
 def assertion(entries: dict[str, Any], label: str = "cawg.training-mining") -> dict[str, Any]:

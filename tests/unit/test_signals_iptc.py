@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from consentry_rights.domain.signals import ALL_PURPOSES, combine, read_iptc_data_mining
 from hypothesis import given
 from hypothesis import strategies as st
+
+from consentry_rights.domain.signals import ALL_PURPOSES, combine, read_iptc_data_mining
 
 VOCAB = "http://ns.useplus.org/ldf/vocab/"
 

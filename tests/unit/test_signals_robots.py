@@ -5,6 +5,9 @@ from __future__ import annotations
 import urllib.robotparser
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from consentry_rights.domain.signals import (
     AI_USER_AGENTS,
     ALL_PURPOSES,
@@ -15,8 +18,6 @@ from consentry_rights.domain.signals import (
     read_robots,
     robots_unavailable,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 SITE = "https://www.example.com"
 SOURCE = f"{SITE}/robots.txt"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from consentry_rights.domain.signals import (
     AI_PURPOSES,
     ALL_PURPOSES,
@@ -11,8 +14,6 @@ from consentry_rights.domain.signals import (
     read_x_robots_tag,
 )
 from consentry_rights.domain.signals.robots_meta import Directive, parse_robots_directives
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 def statuses(readings: list) -> dict[str, str]:  # type: ignore[type-arg]

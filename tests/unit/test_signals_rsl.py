@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from consentry_rights.domain.signals import ALL_PURPOSES, RslDocument, combine, read_rsl
 from hypothesis import given
 from hypothesis import strategies as st
+
+from consentry_rights.domain.signals import ALL_PURPOSES, RslDocument, combine, read_rsl
 
 SITE = "https://news.example"
 SOURCE = f"{SITE}/license.xml"

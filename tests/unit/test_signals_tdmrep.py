@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from consentry_rights.domain.signals import (
     ALL_PURPOSES,
     SignalParseError,
@@ -16,8 +19,6 @@ from consentry_rights.domain.signals import (
     read_tdmrep_meta,
     resolve_tdmrep,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 ORIGIN = "https://provider.com"
 WELL_KNOWN = f"{ORIGIN}/.well-known/tdmrep.json"

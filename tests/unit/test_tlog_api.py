@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 import inspect
 
-import consentry_shared.tlog as tlog
 import pytest
+
+import consentry_shared.tlog as tlog
 
 MODULES = ["canonical", "errors", "merkle", "note", "tiles", "verify"]
 

@@ -8,9 +8,10 @@ from collections import OrderedDict
 
 import pytest
 import rfc8785
-from consentry_shared.tlog import CanonicalizationError, TlogError, canonical_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from consentry_shared.tlog import CanonicalizationError, TlogError, canonical_json
 
 SAFE = 2**53 - 1
 

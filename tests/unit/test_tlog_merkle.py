@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from consentry_shared.tlog import (
     EMPTY_ROOT,
     CompactRange,
@@ -20,8 +23,6 @@ from consentry_shared.tlog import (
     verify_consistency,
     verify_inclusion,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 RFC6962_LEAVES = [
     bytes.fromhex(h)

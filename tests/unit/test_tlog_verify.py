@@ -6,6 +6,7 @@ import base64
 from pathlib import Path
 
 import pytest
+
 from consentry_shared.tlog import (
     Checkpoint,
     Cosigner,

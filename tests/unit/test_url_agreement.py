@@ -4,6 +4,7 @@ or a reservation silently stops matching."""
 from __future__ import annotations
 
 import pytest
+
 from consentry_ingest.domain import normalise_url as ingest_normalise
 from consentry_rights.domain import normalise_url as rights_normalise
 

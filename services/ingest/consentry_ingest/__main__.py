@@ -1,9 +1,8 @@
 """``python -m consentry_ingest``: run the ingest service."""
 
-from consentry_shared.service import configure_logging, serve
-
 from consentry_ingest.app import create_app
 from consentry_ingest.settings import IngestSettings
+from consentry_shared.service import configure_logging, serve
 
 
 def main() -> None:

@@ -6,12 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from consentry_shared import topics
-from consentry_shared.contracts.v1 import ItemEvent
-from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker
-from consentry_shared.ops import asyncapi_router, broker_check, ops_router
-from consentry_shared.runtime import broker_lifespan
-from consentry_shared.telemetry import setup_tracing
 from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -23,6 +17,12 @@ from consentry_ingest.adapters.http import router as http_router
 from consentry_ingest.adapters.kafka import ingest_manifest_records
 from consentry_ingest.service import IngestService, spool_dir
 from consentry_ingest.settings import IngestSettings
+from consentry_shared import topics
+from consentry_shared.contracts.v1 import ItemEvent
+from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker
+from consentry_shared.ops import asyncapi_router, broker_check, ops_router
+from consentry_shared.runtime import broker_lifespan
+from consentry_shared.telemetry import setup_tracing
 
 
 @dataclass

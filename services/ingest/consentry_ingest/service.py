@@ -16,9 +16,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from consentry_shared import topics
-from consentry_shared.contracts.v1 import ManifestHeader, Purpose, utc_now
-from consentry_shared.kafka import KeyedBatchPublisher, OutRecord
 from opentelemetry import trace
 
 from consentry_ingest.domain import (
@@ -38,6 +35,9 @@ from consentry_ingest.domain.formats import (
     detect_any_format,
     read_manifest,
 )
+from consentry_shared import topics
+from consentry_shared.contracts.v1 import ManifestHeader, Purpose, utc_now
+from consentry_shared.kafka import KeyedBatchPublisher, OutRecord
 
 _READ_CHUNK = 1024 * 1024
 _DETECT_BYTES = 8192

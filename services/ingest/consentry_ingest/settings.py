@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from consentry_shared.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from consentry_shared.settings import ServiceSettings
 
 
 class IngestSettings(ServiceSettings):

@@ -1,9 +1,8 @@
 """``python -m consentry_ledger``: run the ledger service."""
 
-from consentry_shared.service import configure_logging, serve
-
 from consentry_ledger.app import create_app
 from consentry_ledger.settings import LedgerSettings
+from consentry_shared.service import configure_logging, serve
 
 
 def main() -> None:

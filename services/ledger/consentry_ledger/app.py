@@ -8,13 +8,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from consentry_shared import topics
-from consentry_shared.contracts.v1 import LedgerEntry
-from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker
-from consentry_shared.metrics import CHECKPOINT_AGE, consumer_lag
-from consentry_shared.ops import asyncapi_router, broker_check, consumer_check, ops_router
-from consentry_shared.runtime import broker_lifespan
-from consentry_shared.telemetry import setup_tracing
 from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -28,6 +21,13 @@ from consentry_ledger.adapters.sql import SqlLedgerStore
 from consentry_ledger.adapters.store import LedgerStore
 from consentry_ledger.service import LedgerService
 from consentry_ledger.settings import LedgerSettings
+from consentry_shared import topics
+from consentry_shared.contracts.v1 import LedgerEntry
+from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker
+from consentry_shared.metrics import CHECKPOINT_AGE, consumer_lag
+from consentry_shared.ops import asyncapi_router, broker_check, consumer_check, ops_router
+from consentry_shared.runtime import broker_lifespan
+from consentry_shared.telemetry import setup_tracing
 
 
 @dataclass

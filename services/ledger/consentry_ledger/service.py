@@ -29,6 +29,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from opentelemetry import trace
+from pydantic import ValidationError
+
+from consentry_ledger.adapters.store import AppendConflict, LedgerStore
+from consentry_ledger.domain import PositionedDecision, SequencedEntry, sequence_batch
+from consentry_ledger.domain.hash_cache import HashCache
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import DecisionEvent
 from consentry_shared.kafka import (
@@ -50,12 +56,6 @@ from consentry_shared.tlog import (
     add_signatures,
     open_note,
 )
-from opentelemetry import trace
-from pydantic import ValidationError
-
-from consentry_ledger.adapters.store import AppendConflict, LedgerStore
-from consentry_ledger.domain import PositionedDecision, SequencedEntry, sequence_batch
-from consentry_ledger.domain.hash_cache import HashCache
 
 log = logging.getLogger(__name__)
 _SERVICE = "ledger"

@@ -1,9 +1,8 @@
 """``python -m consentry_rights``: run the rights service."""
 
-from consentry_shared.service import configure_logging, serve
-
 from consentry_rights.app import create_app
 from consentry_rights.settings import RightsSettings
+from consentry_shared.service import configure_logging, serve
 
 
 def main() -> None:

@@ -7,13 +7,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from consentry_shared import topics
-from consentry_shared.contracts.v1 import DecisionEvent, RegistryChange
-from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker
-from consentry_shared.metrics import consumer_lag
-from consentry_shared.ops import asyncapi_router, broker_check, consumer_check, ops_router
-from consentry_shared.runtime import broker_lifespan
-from consentry_shared.telemetry import setup_tracing
 from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -26,6 +19,13 @@ from consentry_rights.adapters.http import router as http_router
 from consentry_rights.adapters.store import RegistryStore, SqlRegistryStore
 from consentry_rights.service import RightsService
 from consentry_rights.settings import RightsSettings
+from consentry_shared import topics
+from consentry_shared.contracts.v1 import DecisionEvent, RegistryChange
+from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker
+from consentry_shared.metrics import consumer_lag
+from consentry_shared.ops import asyncapi_router, broker_check, consumer_check, ops_router
+from consentry_shared.runtime import broker_lifespan
+from consentry_shared.telemetry import setup_tracing
 
 
 @dataclass

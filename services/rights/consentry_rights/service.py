@@ -15,6 +15,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from opentelemetry import trace
+from pydantic import ValidationError
+
+from consentry_rights.adapters.fetcher import SignalFetcher
+from consentry_rights.adapters.store import DecidedItem, RegistryStore
+from consentry_rights.domain import Decision, Policy, RegistryView, SignalCapture, decide
+from consentry_rights.domain.importing import RegistryRecord
+from consentry_rights.domain.revocation import redecide, selectors_of
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import (
     Deal,
@@ -34,14 +42,6 @@ from consentry_shared.kafka import (
 )
 from consentry_shared.metrics import DECISIONS, reason_code
 from consentry_shared.telemetry import group_by_trace, span_in_context
-from opentelemetry import trace
-from pydantic import ValidationError
-
-from consentry_rights.adapters.fetcher import SignalFetcher
-from consentry_rights.adapters.store import DecidedItem, RegistryStore
-from consentry_rights.domain import Decision, Policy, RegistryView, SignalCapture, decide
-from consentry_rights.domain.importing import RegistryRecord
-from consentry_rights.domain.revocation import redecide, selectors_of
 
 log = logging.getLogger(__name__)
 _SERVICE = "rights"

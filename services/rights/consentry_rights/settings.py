@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from consentry_shared.settings import ServiceSettings
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from consentry_rights.adapters.fetcher import FetcherConfig
 from consentry_rights.domain import Policy, regime_table
+from consentry_shared.settings import ServiceSettings
 
 
 class RightsSettings(ServiceSettings):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Annotated, Any
 
-from consentry_shared.contracts.v1 import Purpose
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from consentry_ingest.service import IngestError, ManifestRejected, Submission
+from consentry_shared.contracts.v1 import Purpose
 
 if TYPE_CHECKING:
     from consentry_ingest.app import IngestComponents

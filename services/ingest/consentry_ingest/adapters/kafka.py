@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 
+from pydantic import ValidationError
+
+from consentry_ingest.service import IngestError, IngestService, ManifestRejected, Submission
+from consentry_ingest.settings import IngestSettings
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import ManifestMessage
 from consentry_shared.kafka import (
@@ -14,10 +18,6 @@ from consentry_shared.kafka import (
     dead_letter_record,
     validation_reason,
 )
-from pydantic import ValidationError
-
-from consentry_ingest.service import IngestError, IngestService, ManifestRejected, Submission
-from consentry_ingest.settings import IngestSettings
 
 _SERVICE = "ingest"
 

@@ -54,9 +54,10 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Final, Literal, TypeAlias
 
-from consentry_shared.contracts.v1 import ManifestHeader
 from pydantic import ValidationError
 from pydantic_core import Url
+
+from consentry_shared.contracts.v1 import ManifestHeader
 
 from .errors import InvalidURLError, ParserClosedError, UnsupportedFormatError
 

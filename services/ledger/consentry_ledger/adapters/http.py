@@ -30,7 +30,6 @@ from binascii import b2a_base64
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from consentry_shared.tlog import TILE_WIDTH, encode_entry_bundle
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
@@ -47,6 +46,7 @@ from consentry_ledger.service import (
     UnknownWitness,
     manifest_report,
 )
+from consentry_shared.tlog import TILE_WIDTH, encode_entry_bundle
 
 if TYPE_CHECKING:
     from consentry_ledger.adapters.store import LedgerStore

@@ -26,8 +26,6 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg  # no stubs; used for COPY and its errors only
-from consentry_shared.contracts.v1 import utc_now
-from consentry_shared.db import create_engine, is_sqlite
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -57,6 +55,8 @@ from consentry_ledger.adapters.store import (
     StoredCheckpoint,
 )
 from consentry_ledger.domain import AppendPlan, SequencedEntry
+from consentry_shared.contracts.v1 import utc_now
+from consentry_shared.db import create_engine, is_sqlite
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from pydantic_core import PydanticSerializationError, to_json
+
 from consentry_shared.contracts.v1 import DecisionEvent, Evidence, LedgerEntry
 from consentry_shared.tlog import Checkpoint, CompactRange, Signer, canonical_json, leaf_hash, sign_note
-from pydantic_core import PydanticSerializationError, to_json
 
 # tlog-tiles entry bundles prefix each entry with a 16-bit length.
 MAX_LEAF_BYTES = 0xFFFF

@@ -54,8 +54,6 @@ from typing import Final, TypeAlias
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-from consentry_shared.contracts.v1 import utc_now
-from consentry_shared.metrics import SIGNAL_FETCH_ERRORS
 
 from consentry_rights.domain.signals import AI_USER_AGENTS, RobotsTxt
 from consentry_rights.domain.web_signals import (
@@ -66,6 +64,8 @@ from consentry_rights.domain.web_signals import (
     SignalCapture,
     origin_of,
 )
+from consentry_shared.contracts.v1 import utc_now
+from consentry_shared.metrics import SIGNAL_FETCH_ERRORS
 
 __all__ = [
     "BodyTooLarge",

@@ -19,8 +19,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from consentry_shared.contracts.v1 import ItemEvent, Verdict, registry_record_adapter, utc_now
-from consentry_shared.db import create_engine, is_sqlite
 from sqlalchemy import BigInteger, Column, Text, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -29,6 +27,8 @@ from sqlmodel import Field, SQLModel
 
 from consentry_rights.domain.importing import RegistryRecord
 from consentry_rights.domain.revocation import Selectors
+from consentry_shared.contracts.v1 import ItemEvent, Verdict, registry_record_adapter, utc_now
+from consentry_shared.db import create_engine, is_sqlite
 
 
 class RegistryStore(abc.ABC):

@@ -6,8 +6,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from consentry_shared.contracts.v1 import Deal, Reservation, Work, registry_record_adapter
 from pydantic import ValidationError
+
+from consentry_shared.contracts.v1 import Deal, Reservation, Work, registry_record_adapter
 
 RegistryRecord = Reservation | Deal | Work
 
