@@ -484,26 +484,29 @@ class LedgerService:
 
 
 def manifest_report(manifest_id: str, leaves: Sequence[tuple[int, bytes]]) -> dict[str, Any]:
-    """The per-manifest report: counts by verdict and reason, and every item with its verdict."""
-    verdicts: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
-    items = []
-    for index, leaf in leaves:
+    """The per-manifest report: each item's current verdict (its latest entry: a revocation or a
+    grant after the first decision supersedes it, and the earlier indexes are listed in
+    ``history``), and counts by verdict and reason over those current verdicts."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for index, leaf in leaves:  # index order
         entry = json.loads(leaf)
-        verdicts[entry["verdict"]] += 1
-        reasons.update(entry["reasons"])
-        items.append(
-            {
-                "id": entry["item_id"],
-                "verdict": entry["verdict"],
-                "reasons": entry["reasons"],
-                "index": index,
-                "url": entry["url"],
-            }
-        )
+        key = (entry["item_id"], entry["purpose"])
+        earlier = latest.pop(key, None)
+        latest[key] = {
+            "id": entry["item_id"],
+            "verdict": entry["verdict"],
+            "reasons": entry["reasons"],
+            "index": index,
+            "url": entry["url"],
+            "history": [*earlier["history"], earlier["index"]] if earlier else [],
+        }
+    items = list(latest.values())
+    verdicts = Counter(item["verdict"] for item in items)
+    reasons: Counter[str] = Counter(reason for item in items for reason in item["reasons"])
     return {
         "manifest_id": manifest_id,
         "ledgered": len(items),
+        "entries": len(leaves),
         "counts": {v: verdicts.get(v, 0) for v in ("consent", "violation", "unknown")},
         "reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
         "items": items,
