@@ -821,6 +821,10 @@ def ledger_verify(
     out.print(result.message, highlight=False)
 
 
+# The issue and the docs name it `consentry witness`: an auditor's command more than a ledger's.
+app.command("witness", help="Witness a log (the same as `consentry ledger witness`).")(ledger_witness)
+
+
 def main() -> None:
     app()
 
