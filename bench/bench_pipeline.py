@@ -190,6 +190,21 @@ class RunResult:
     assignment: dict[str, str]
 
 
+async def _fresh_database(url: str) -> str:
+    """A new empty database on the server of ``url`` (each run starts from an empty log)."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    parsed = make_url(url)
+    conn = await asyncpg.connect(parsed.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
 def run_pipeline(
     args: argparse.Namespace, bootstrap: str, manifests: list[Path], data_dir: Path, tracing: str
 ) -> RunResult:
@@ -204,6 +219,8 @@ def run_pipeline(
         "CONSENTRY_LEDGER_PARTITIONS": str(args.partitions),
         "OTEL_TRACES_EXPORTER": tracing,
     }
+    if os.environ.get("DATABASE_URL"):
+        env["DATABASE_URL"] = asyncio.run(_fresh_database(os.environ["DATABASE_URL"]))
     supervisor = Supervisor(
         data_dir,
         bootstrap,
