@@ -101,3 +101,12 @@ async def test_decided_items_are_found_by_hash_domain_subdomain_and_prefix(store
         if d.item.item_id == "i1"
     ]
     assert [(d.verdict, d.decision_event_id) for d in latest] == [(Verdict.VIOLATION, "d-new")]
+
+
+async def test_an_item_twice_in_one_batch_keeps_its_last_verdict(store: RegistryStore) -> None:
+    twice = item(9, "https://twice.example/x")
+    await store.remember_decisions(
+        [DecidedItem(twice, Verdict.CONSENT, "first"), DecidedItem(twice, Verdict.VIOLATION, "second")]
+    )
+    found = await store.decided_items(Selectors(domains=frozenset({"twice.example"})))
+    assert [(d.verdict, d.decision_event_id) for d in found] == [(Verdict.VIOLATION, "second")]

@@ -33,6 +33,7 @@ from consentry_shared.contracts.v1 import (
     Work,
     utc_now,
 )
+from consentry_shared.ids import uuid5
 from consentry_shared.kafka import (
     InRecord,
     KeyedBatchPublisher,
@@ -50,7 +51,7 @@ _DECISION_NS = uuid.UUID("0b0f3a52-8f0e-4c47-9a43-6f1f5f0cde01")
 
 def decision_event_id(item_event_id: str, purpose: str) -> str:
     """Stable id of the first decision on an item for a purpose: a redelivery repeats it."""
-    return str(uuid.uuid5(_DECISION_NS, f"{item_event_id}\x00{purpose}"))
+    return uuid5(_DECISION_NS, f"{item_event_id}\x00{purpose}")
 
 
 def build_view(version: int, records: Sequence[RegistryRecord]) -> RegistryView:
@@ -146,7 +147,7 @@ class RightsService:
                     event = self._event(
                         item, decision, view.version, at, decision_event_id(item.event_id, item.purpose.value)
                     )
-                    remembered.append(DecidedItem(item, decision.verdict, event.event_id))
+                    remembered.append(DecidedItem(item, decision.verdict, event.event_id, record.value))
                     out.append(
                         OutRecord(
                             key=record.key or item.event_id.encode(),
@@ -176,14 +177,16 @@ class RightsService:
         self, item: ItemEvent, decision: Decision, registry_version: int, at: datetime, event_id: str
     ) -> DecisionEvent:
         DECISIONS.labels(decision.verdict.value, reason_code(decision.reasons[0])).inc()
-        return DecisionEvent(
+        # Every field comes from a validated ItemEvent or from the engine's own typed values, so
+        # validating again would only cost time (a unit test holds the two spellings equal).
+        return DecisionEvent.model_construct(
             event_id=event_id,
             item_event_id=item.event_id,
             manifest_id=item.manifest_id,
             item_id=item.item_id,
             platform=item.platform,
             purpose=item.purpose,
-            url=item.url,
+            url=str(item.url),
             sha256=item.sha256,
             verdict=decision.verdict,
             reasons=list(decision.reasons),

@@ -306,7 +306,7 @@ class DecisionEvent(_Event):
     item_id: NonEmpty
     platform: NonEmpty
     purpose: Purpose
-    url: HttpUrl
+    url: str = Field(description="The item's URL as ingest normalised it (validated on items.v1)")
     sha256: Sha256Hex | None = None
     verdict: Verdict
     reasons: Annotated[list[str], Field(min_length=1)]

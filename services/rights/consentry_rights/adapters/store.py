@@ -71,6 +71,7 @@ class DecidedItem:
     item: ItemEvent
     verdict: Verdict
     decision_event_id: str
+    raw: bytes | None = None  # the item's items.v1 JSON as consumed, stored as is when given
 
     @property
     def host(self) -> str:
@@ -195,28 +196,29 @@ class SqlRegistryStore(RegistryStore):
     async def remember_decisions(self, decided: Sequence[DecidedItem]) -> None:
         if not decided:
             return
-        insert: Any = (sqlite_insert if self._sqlite else pg_insert)(_decided)
-        statement = insert.on_conflict_do_update(
-            index_elements=["item_event_id"],
-            set_={"verdict": insert.excluded.verdict, "decision_event_id": insert.excluded.decision_event_id},
-        )
+        rows = [
+            (
+                d.item.event_id,
+                d.host,
+                str(d.item.url),
+                d.item.sha256,
+                d.raw.decode() if d.raw else d.item.model_dump_json(exclude_none=True),
+                d.verdict.value,
+                d.decision_event_id,
+            )
+            for d in decided
+        ]
         async with self._engine.begin() as conn:
-            for start in range(0, len(decided), 2000):
-                await conn.execute(
-                    statement,
-                    [
-                        {
-                            "item_event_id": d.item.event_id,
-                            "host": d.host,
-                            "url": str(d.item.url),
-                            "sha256": d.item.sha256,
-                            "item": d.item.model_dump_json(exclude_none=True),
-                            "verdict": d.verdict.value,
-                            "decision_event_id": d.decision_event_id,
-                        }
-                        for d in decided[start : start + 2000]
-                    ],
-                )
+            if self._sqlite:
+                # The driver's executemany: SQLAlchemy's per-parameter processing cost more than
+                # the insert itself on this hot path.
+                await conn.exec_driver_sql(_SQLITE_REMEMBER, rows)
+                return
+            await conn.exec_driver_sql(_PG_STAGE)  # through SQLAlchemy: this opens the transaction
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection  # an asyncpg.Connection, inside that transaction
+            await driver.copy_records_to_table("rights_decided_stage", records=rows, columns=_DECIDED_COLUMNS)
+            await conn.exec_driver_sql(_PG_MERGE)
 
     async def decided_items(self, selectors: Selectors) -> list[DecidedItem]:
         conditions: list[Any] = []
@@ -243,6 +245,28 @@ class SqlRegistryStore(RegistryStore):
 
     async def close(self) -> None:
         await self._engine.dispose()
+
+
+_DECIDED_COLUMNS = ["item_event_id", "host", "url", "sha256", "item", "verdict", "decision_event_id"]
+_SQLITE_REMEMBER = """
+INSERT INTO rights_decided_item (item_event_id, host, url, sha256, item, verdict, decision_event_id)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (item_event_id) DO UPDATE
+SET verdict = excluded.verdict, decision_event_id = excluded.decision_event_id
+"""
+_PG_STAGE = """
+CREATE TEMPORARY TABLE IF NOT EXISTS rights_decided_stage
+(LIKE rights_decided_item INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
+"""
+# A batch may hold an item twice (a redelivery): keep its last row.
+_PG_MERGE = """
+INSERT INTO rights_decided_item (item_event_id, host, url, sha256, item, verdict, decision_event_id)
+SELECT DISTINCT ON (item_event_id) item_event_id, host, url, sha256, item, verdict, decision_event_id
+FROM (SELECT *, row_number() OVER () AS seq FROM rights_decided_stage) AS staged
+ORDER BY item_event_id, seq DESC
+ON CONFLICT (item_event_id) DO UPDATE
+SET verdict = excluded.verdict, decision_event_id = excluded.decision_event_id
+"""
 
 
 def _escape_like(text: str) -> str:
