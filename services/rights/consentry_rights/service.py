@@ -178,7 +178,7 @@ class RightsService:
     ) -> DecisionEvent:
         DECISIONS.labels(decision.verdict.value, reason_code(decision.reasons[0])).inc()
         # Every field comes from a validated ItemEvent or from the engine's own typed values, so
-        # validating again would only cost time (a unit test holds the two spellings equal).
+        # validating again would only cost time (the service tests validate what is published).
         return DecisionEvent.model_construct(
             event_id=event_id,
             item_event_id=item.event_id,
