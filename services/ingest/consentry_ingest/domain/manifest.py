@@ -52,12 +52,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias, get_args
 
 from pydantic import ValidationError
 from pydantic_core import Url
 
-from consentry_shared.contracts.v1 import ManifestHeader
+from consentry_shared.contracts.v1 import CrawlEvidenceField, ManifestHeader
 
 from .errors import InvalidURLError, ParserClosedError, UnsupportedFormatError
 
@@ -93,19 +93,7 @@ ITEM_FIELDS: Final = ("id", "url", "sha256", "md5", "license", "creator", "title
 
 _ITEM_FIELD_SET: Final = frozenset(ITEM_FIELDS)
 
-EVIDENCE_FIELDS: Final = (
-    "headers",
-    "html_meta",
-    "xmp",
-    "c2pa",
-    "robots_txt",
-    "robots_txt_sha256",
-    "ai_txt",
-    "ai_txt_sha256",
-    "tdmrep_json",
-    "tdmrep_json_sha256",
-    "fetched_at",
-)
+EVIDENCE_FIELDS: Final[tuple[str, ...]] = get_args(CrawlEvidenceField)
 """The optional crawl-time evidence fields an item may carry, in the order errors are reported.
 Their accepted forms and normalised values are described at :attr:`RawItem.evidence`."""
 
