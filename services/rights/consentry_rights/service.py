@@ -152,6 +152,7 @@ class RightsService:
                         OutRecord(
                             key=record.key or item.event_id.encode(),
                             value=event.model_dump_json(exclude_none=True).encode(),
+                            same_partition_as=(record.topic, record.partition) if record.key else None,
                         )
                     )
                 await self._publisher.publish(self._topic(topics.DECISIONS), out)

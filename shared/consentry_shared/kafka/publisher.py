@@ -9,11 +9,11 @@ large batches. All sends are started before any is awaited, so a publish costs o
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from aiokafka.partitioner import murmur2
 from faststream.kafka import KafkaBroker, KafkaResponse
 
 from consentry_shared.kafka.broker import MAX_BATCH_BYTES
@@ -26,15 +26,53 @@ _RECORD_OVERHEAD = 96
 
 @dataclass(frozen=True, slots=True)
 class OutRecord:
-    """One record to publish: its partitioning key and its encoded value."""
+    """One record to publish: its partitioning key and its encoded value.
+
+    ``same_partition_as`` is a shortcut for records derived from a consumed one with the same key
+    (a decision from its item): ``(source topic, partition)``. When the source topic has as many
+    partitions as the target, the key hashes to that same partition, so the hash is skipped.
+    """
 
     key: bytes
     value: bytes
+    same_partition_as: tuple[str, int] | None = None
+
+
+_M = 0x5BD1E995
+_MASK = 0xFFFFFFFF
+_SEED = 0x9747B28C
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (the Java client's and aiokafka's), over 32-bit words at a time.
+
+    About twice as fast as aiokafka's byte-by-byte version; a test holds the two equal.
+    """
+    length = len(data)
+    h = (_SEED ^ length) & _MASK
+    tail = length & ~3
+    for (word,) in struct.iter_unpack("<I", data[:tail]):
+        k = (word * _M) & _MASK
+        k ^= k >> 24
+        k = (k * _M) & _MASK
+        h = ((h * _M) & _MASK) ^ k
+    rest = length & 3
+    if rest == 3:
+        h ^= data[tail + 2] << 16
+    if rest >= 2:
+        h ^= data[tail + 1] << 8
+    if rest >= 1:
+        h ^= data[tail]
+        h = (h * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    h ^= h >> 15
+    return h
 
 
 def partition_for(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner picks for ``key`` (murmur2, positive, modulo)."""
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class KeyedBatchPublisher:
@@ -76,8 +114,13 @@ class KeyedBatchPublisher:
         partitions = self._layout.get(topic)
         groups: dict[int | None, list[OutRecord]] = defaultdict(list)
         if partitions:
+            layout = self._layout
             for record in records:
-                groups[partition_for(record.key, partitions)].append(record)
+                hint = record.same_partition_as
+                if hint is not None and layout.get(hint[0]) == partitions:
+                    groups[hint[1]].append(record)
+                else:
+                    groups[partition_for(record.key, partitions)].append(record)
         else:
             groups[None] = list(records)
         pending: list[asyncio.Future[object]] = []
