@@ -21,7 +21,7 @@ from consentry_rights.service import RightsService
 from consentry_rights.settings import RightsSettings
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import DecisionEvent, RegistryChange
-from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker
+from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker, raw_batch_decoder
 from consentry_shared.metrics import consumer_lag
 from consentry_shared.ops import asyncapi_router, broker_check, consumer_check, ops_router
 from consentry_shared.runtime import broker_lifespan
@@ -77,6 +77,7 @@ def build(
         auto_offset_reset="earliest",
         session_timeout_ms=settings.consumer_session_timeout_ms,
         heartbeat_interval_ms=settings.consumer_heartbeat_ms,
+        decoder=raw_batch_decoder,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title="rights.decide",
         description="Decides each item against the registry and publishes decisions.v1.",

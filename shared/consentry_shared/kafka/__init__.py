@@ -14,6 +14,7 @@ from consentry_shared.kafka.records import (
     InRecord,
     dead_letter_record,
     in_records,
+    raw_batch_decoder,
     validation_reason,
 )
 from consentry_shared.kafka.topics import ensure_topics
@@ -27,5 +28,6 @@ __all__ = [
     "in_records",
     "make_broker",
     "partition_for",
+    "raw_batch_decoder",
     "validation_reason",
 ]
