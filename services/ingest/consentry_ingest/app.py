@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from consentry_ingest.adapters.http import router as http_router
@@ -19,10 +18,9 @@ from consentry_ingest.service import IngestService, spool_dir
 from consentry_ingest.settings import IngestSettings
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import ItemEvent
-from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker
+from consentry_shared.kafka import KeyedBatchPublisher, in_records
 from consentry_shared.ops import asyncapi_router, broker_check, ops_router
-from consentry_shared.runtime import broker_lifespan
-from consentry_shared.telemetry import setup_tracing
+from consentry_shared.runtime import broker_lifespan, plumbing
 
 
 @dataclass
@@ -34,18 +32,8 @@ class IngestComponents:
 
 
 def build(settings: IngestSettings, *, tracer_provider: TracerProvider | None = None) -> IngestComponents:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if tracer_provider is None:
-        tracer_provider = setup_tracing("ingest", settings.data_dir, enabled=settings.telemetry)
-    provider = tracer_provider
-    tracer = trace.get_tracer("consentry.ingest", tracer_provider=provider)
-    broker = make_broker(
-        settings.kafka_bootstrap_servers,
-        client_id="consentry-ingest",
-        tracer_provider=provider,
-        security=settings.kafka_security(),
-    )
-    publisher = KeyedBatchPublisher(broker, {})
+    base = plumbing("ingest", settings, tracer_provider)
+    broker, publisher, tracer = base.broker, base.publisher, base.tracer
     service = IngestService(
         publisher,
         spool_dir=spool_dir(settings.data_dir),

@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from consentry_ledger.adapters.http import install as install_http_api
@@ -23,11 +21,10 @@ from consentry_ledger.service import LedgerService
 from consentry_ledger.settings import LedgerSettings
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import LedgerEntry
-from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker, raw_batch_decoder
-from consentry_shared.metrics import CHECKPOINT_AGE, consumer_lag
-from consentry_shared.ops import asyncapi_router, broker_check, consumer_check, ops_router
-from consentry_shared.runtime import broker_lifespan
-from consentry_shared.telemetry import setup_tracing
+from consentry_shared.kafka import KeyedBatchPublisher, in_records
+from consentry_shared.metrics import CHECKPOINT_AGE
+from consentry_shared.ops import asyncapi_router
+from consentry_shared.runtime import batch_subscriber, broker_lifespan, consumer_ops, plumbing
 
 
 @dataclass
@@ -47,20 +44,10 @@ def build(
     tracer_provider: TracerProvider | None = None,
 ) -> LedgerComponents:
     """Everything the ledger runs, wired but not started."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if tracer_provider is None:
-        tracer_provider = setup_tracing("ledger", settings.data_dir, enabled=settings.telemetry)
-    provider = tracer_provider
-    tracer = trace.get_tracer("consentry.ledger", tracer_provider=provider)
-    broker = make_broker(
-        settings.kafka_bootstrap_servers,
-        client_id="consentry-ledger",
-        tracer_provider=provider,
-        security=settings.kafka_security(),
-    )
+    base = plumbing("ledger", settings, tracer_provider)
+    broker, publisher, tracer = base.broker, base.publisher, base.tracer
     store = store or SqlLedgerStore.from_url(settings.database_url_for("ledger"))
     signer = load_or_create_signer(settings.data_dir / "ledger.key", settings.origin)
-    publisher = KeyedBatchPublisher(broker, {})
     service = LedgerService(
         store,
         signer,
@@ -72,17 +59,13 @@ def build(
         witness_quorum=settings.witness_quorum,
     )
 
-    subscriber = broker.subscriber(
-        settings.topic(topics.DECISIONS),
-        group_id=settings.group("ledger"),
-        batch=True,
+    subscriber = batch_subscriber(
+        broker,
+        settings,
+        topics.DECISIONS,
+        service="ledger",
         max_records=settings.batch_max_records,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        auto_offset_reset="earliest",
-        session_timeout_ms=settings.consumer_session_timeout_ms,
-        heartbeat_interval_ms=settings.consumer_heartbeat_ms,
-        decoder=raw_batch_decoder,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        timeout_ms=settings.batch_timeout_ms,
         title="ledger.append",
         description="Appends decisions to the transparency log, one checkpoint per batch.",
     )
@@ -129,28 +112,21 @@ def create_app(
 
 
 def _ops(components: LedgerComponents) -> APIRouter:
-    group = components.settings.group("ledger")
     service = components.service
 
-    async def store_check() -> str | None:
-        await components.store.ping()
-        return None
-
-    async def scrape() -> None:
+    def scrape() -> None:
         if service.checkpoint_at is not None:
             CHECKPOINT_AGE.set(time.time() - service.checkpoint_at)
-        await consumer_lag(group, getattr(components.subscriber, "consumer", None))
 
     async def details() -> dict[str, Any]:
         return {"size": service.size}
 
-    return ops_router(
+    return consumer_ops(
         "ledger",
-        checks={
-            "kafka": broker_check(components.broker),
-            "database": store_check,
-            "consumer": consumer_check(components.subscriber),
-        },
-        scrape_hooks=[scrape],
+        components.settings,
+        broker=components.broker,
+        subscriber=components.subscriber,
+        ping=components.store.ping,
         details=details,
+        scrape=scrape,
     )

@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from consentry_rights.adapters.fetcher import SignalFetcher
@@ -21,11 +19,9 @@ from consentry_rights.service import RightsService
 from consentry_rights.settings import RightsSettings
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import DecisionEvent, RegistryChange
-from consentry_shared.kafka import KeyedBatchPublisher, in_records, make_broker, raw_batch_decoder
-from consentry_shared.metrics import consumer_lag
-from consentry_shared.ops import asyncapi_router, broker_check, consumer_check, ops_router
-from consentry_shared.runtime import broker_lifespan
-from consentry_shared.telemetry import setup_tracing
+from consentry_shared.kafka import KeyedBatchPublisher, in_records
+from consentry_shared.ops import asyncapi_router
+from consentry_shared.runtime import batch_subscriber, broker_lifespan, consumer_ops, plumbing
 
 
 @dataclass
@@ -50,35 +46,21 @@ def build(
 
     ``fetcher`` replaces the signal fetcher built from the settings (and switches fetching on).
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if tracer_provider is None:
-        tracer_provider = setup_tracing("rights", settings.data_dir, enabled=settings.telemetry)
-    provider = tracer_provider
-    tracer = trace.get_tracer("consentry.rights", tracer_provider=provider)
-    broker = make_broker(
-        settings.kafka_bootstrap_servers,
-        client_id="consentry-rights",
-        tracer_provider=provider,
-        security=settings.kafka_security(),
-    )
+    base = plumbing("rights", settings, tracer_provider)
+    broker, publisher, tracer = base.broker, base.publisher, base.tracer
     store = store or SqlRegistryStore.from_url(settings.database_url_for("rights"))
-    publisher = KeyedBatchPublisher(broker, {})
     policy = settings.policy()
     if fetcher is None and settings.fetch_signals:
         fetcher = SignalFetcher(settings.fetcher_config())
     service = RightsService(store, publisher, policy, topic_of=settings.topic, tracer=tracer, fetcher=fetcher)
 
-    subscriber = broker.subscriber(
-        settings.topic(topics.ITEMS),
-        group_id=settings.group("rights"),
-        batch=True,
+    subscriber = batch_subscriber(
+        broker,
+        settings,
+        topics.ITEMS,
+        service="rights",
         max_records=settings.batch_max_records,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        auto_offset_reset="earliest",
-        session_timeout_ms=settings.consumer_session_timeout_ms,
-        heartbeat_interval_ms=settings.consumer_heartbeat_ms,
-        decoder=raw_batch_decoder,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        timeout_ms=settings.batch_timeout_ms,
         title="rights.decide",
         description="Decides each item against the registry and publishes decisions.v1.",
     )
@@ -104,26 +86,15 @@ def build(
 
 
 def _ops(components: RightsComponents) -> APIRouter:
-    group = components.settings.group("rights")
-
-    async def store_check() -> str | None:
-        await components.store.ping()
-        return None
-
-    async def lag() -> None:
-        await consumer_lag(group, getattr(components.subscriber, "consumer", None))
-
     async def details() -> dict[str, Any]:
         return {"registry_version": components.service.registry_version}
 
-    return ops_router(
+    return consumer_ops(
         "rights",
-        checks={
-            "kafka": broker_check(components.broker),
-            "database": store_check,
-            "consumer": consumer_check(components.subscriber),
-        },
-        scrape_hooks=[lag],
+        components.settings,
+        broker=components.broker,
+        subscriber=components.subscriber,
+        ping=components.store.ping,
         details=details,
     )
 
