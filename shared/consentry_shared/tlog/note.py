@@ -24,7 +24,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol, Self
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -167,10 +167,12 @@ class NoteVerifier(Protocol):
         ...
 
 
-class Signer:
-    """An Ed25519 note signer (signature type 0x01), e.g. the ledger's checkpoint key."""
+class _Ed25519Secret:
+    """What the two kinds of secret key share: a name, an Ed25519 key, a key ID of type ``_ALG``,
+    and their ``skey``/``vkey`` strings. Subclasses say what they sign."""
 
     __slots__ = ("_key", "_key_id", "_name", "_public")
+    _ALG: ClassVar[int]
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
         """Wrap an Ed25519 private key under ``name`` (non-empty, no spaces, no ``+``)."""
@@ -179,12 +181,48 @@ class Signer:
         self._name = name
         self._key = private_key
         self._public = _public_bytes(private_key.public_key())
-        self._key_id = key_id_for(name, ALG_ED25519, self._public)
+        self._key_id = key_id_for(name, self._ALG, self._public)
 
     @classmethod
-    def generate(cls, name: str) -> Signer:
-        """Create a signer with a fresh random key."""
+    def generate(cls, name: str) -> Self:
+        """A key with a fresh random seed."""
         return cls(name, Ed25519PrivateKey.generate())
+
+    @property
+    def name(self) -> str:
+        """Key name."""
+        return self._name
+
+    @property
+    def key_id(self) -> bytes:
+        """4-byte key ID (of this key's type)."""
+        return self._key_id
+
+    @property
+    def public_key(self) -> bytes:
+        """Raw 32-byte Ed25519 public key."""
+        return self._public
+
+    @property
+    def skey(self) -> str:
+        """Secret key string ``PRIVATE+KEY+<name>+<hex id>+base64(type || seed)``. Keep secret."""
+        seed = self._key.private_bytes_raw()
+        return f"PRIVATE+KEY+{self._name}+{self._key_id.hex()}+" + _b64encode(bytes([self._ALG]) + seed)
+
+    @property
+    def vkey(self) -> str:
+        """Public verifier key string ``<name>+<hex id>+base64(type || pubkey)``."""
+        return f"{self._name}+{self._key_id.hex()}+" + _b64encode(bytes([self._ALG]) + self._public)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._name!r}, key_id={self._key_id.hex()})"
+
+
+class Signer(_Ed25519Secret):
+    """An Ed25519 note signer (signature type 0x01), e.g. the ledger's checkpoint key."""
+
+    __slots__ = ()
+    _ALG = ALG_ED25519
 
     @classmethod
     def from_skey(cls, skey: str) -> Signer:
@@ -199,32 +237,6 @@ class Signer:
             )
         return signer
 
-    @property
-    def name(self) -> str:
-        """Key name."""
-        return self._name
-
-    @property
-    def key_id(self) -> bytes:
-        """4-byte key ID (type 0x01)."""
-        return self._key_id
-
-    @property
-    def public_key(self) -> bytes:
-        """Raw 32-byte Ed25519 public key."""
-        return self._public
-
-    @property
-    def skey(self) -> str:
-        """Secret key string ``PRIVATE+KEY+<name>+<hex id>+base64(0x01 || seed)``. Keep secret."""
-        seed = self._key.private_bytes_raw()
-        return f"PRIVATE+KEY+{self._name}+{self._key_id.hex()}+" + _b64encode(bytes([ALG_ED25519]) + seed)
-
-    @property
-    def vkey(self) -> str:
-        """Public verifier key string ``<name>+<hex id>+base64(0x01 || pubkey)``."""
-        return f"{self._name}+{self._key_id.hex()}+" + _b64encode(bytes([ALG_ED25519]) + self._public)
-
     def sign(self, message: bytes) -> bytes:
         """Return the 64-byte Ed25519 signature of ``message``."""
         return self._key.sign(message)
@@ -232,9 +244,6 @@ class Signer:
     def verifier(self) -> Verifier:
         """The matching :class:`Verifier`."""
         return Verifier(self._name, self._public)
-
-    def __repr__(self) -> str:
-        return f"Signer({self._name!r}, key_id={self._key_id.hex()})"
 
 
 class Verifier:
@@ -511,7 +520,7 @@ def _cosigned_message(checkpoint_text: str, timestamp: int) -> bytes:
     return f"cosignature/v1\ntime {timestamp}\n{checkpoint_text}".encode()
 
 
-class Cosigner:
+class Cosigner(_Ed25519Secret):
     """A witness key producing c2sp.org/tlog-cosignature ``cosignature/v1`` Ed25519 signatures.
 
     Per the spec the key ID uses signature type ``0x04``; the signed message is
@@ -522,21 +531,8 @@ class Cosigner:
     a plain 0x01 seed for the same key, as Go's transparency-dev/formats does).
     """
 
-    __slots__ = ("_key", "_key_id", "_name", "_public")
-
-    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
-        """Wrap an Ed25519 private key as cosigner ``name``."""
-        if not _valid_name(name):
-            raise MalformedKeyError(f"invalid key name {name!r}")
-        self._name = name
-        self._key = private_key
-        self._public = _public_bytes(private_key.public_key())
-        self._key_id = key_id_for(name, ALG_COSIGNATURE_V1, self._public)
-
-    @classmethod
-    def generate(cls, name: str) -> Cosigner:
-        """Create a cosigner with a fresh random key."""
-        return cls(name, Ed25519PrivateKey.generate())
+    __slots__ = ()
+    _ALG = ALG_COSIGNATURE_V1
 
     @classmethod
     def from_skey(cls, skey: str) -> Cosigner:
@@ -549,34 +545,6 @@ class Cosigner:
         if hex_id != expected:
             raise MalformedKeyError(f"key ID {hex_id} does not match the key")
         return cosigner
-
-    @property
-    def name(self) -> str:
-        """Cosigner (witness) name."""
-        return self._name
-
-    @property
-    def key_id(self) -> bytes:
-        """4-byte key ID (type 0x04)."""
-        return self._key_id
-
-    @property
-    def public_key(self) -> bytes:
-        """Raw 32-byte Ed25519 public key."""
-        return self._public
-
-    @property
-    def skey(self) -> str:
-        """Secret key string with type byte 0x04. Keep secret."""
-        seed = self._key.private_bytes_raw()
-        return f"PRIVATE+KEY+{self._name}+{self._key_id.hex()}+" + _b64encode(
-            bytes([ALG_COSIGNATURE_V1]) + seed
-        )
-
-    @property
-    def vkey(self) -> str:
-        """Verifier key string ``<name>+<hex id>+base64(0x04 || pubkey)``."""
-        return f"{self._name}+{self._key_id.hex()}+" + _b64encode(bytes([ALG_COSIGNATURE_V1]) + self._public)
 
     def cosign(self, checkpoint_text: str, timestamp: int) -> str:
         """Return the cosignature line (with trailing newline) for a checkpoint note *text*.
@@ -598,9 +566,6 @@ class Cosigner:
     def verifier(self) -> CosignatureVerifier:
         """The matching :class:`CosignatureVerifier`."""
         return CosignatureVerifier(self._name, self._public)
-
-    def __repr__(self) -> str:
-        return f"Cosigner({self._name!r}, key_id={self._key_id.hex()})"
 
 
 class CosignatureVerifier:
