@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from consentry_shared.auth import TokenBook
 from consentry_shared.kafka.security import KafkaSecurity
 
 
@@ -71,6 +72,12 @@ class ServiceSettings(BaseSettings):
         description="Kafka consumer session timeout; `consentry up` lowers it for the embedded broker, "
         "which waits out a departed member's session before the group re-forms",
     )
+    tokens_file: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CONSENTRY_TOKENS_FILE"),
+        description="Hashed bearer tokens (JSONL, see consentry_shared.auth); unset means "
+        "DATA_DIR/tokens.jsonl. Authentication is on whenever that file exists",
+    )
     telemetry: bool = Field(default=True, validation_alias=AliasChoices("CONSENTRY_TELEMETRY"))
     host: str = "127.0.0.1"
     port: int = 0
@@ -97,6 +104,10 @@ class ServiceSettings(BaseSettings):
     def group(self, service: str) -> str:
         """The consumer group of ``service``."""
         return f"{self.consumer_group_prefix}-{self.topic_prefix}{service}"
+
+    def token_book(self) -> TokenBook:
+        """The token file every HTTP endpoint authenticates against."""
+        return TokenBook(self.tokens_file or self.data_dir / "tokens.jsonl")
 
     def database_url_for(self, service: str) -> str:
         """The database URL this service uses: ``DATABASE_URL`` or a SQLite file of its own."""
