@@ -233,6 +233,11 @@ class _Record(BaseModel):
 
     id: NonEmpty
     holder: NonEmpty
+    evidence_sha256: Sha256Hex | None = Field(
+        default=None,
+        description="SHA-256 of the file this record was read from (an origin's robots.txt, ai.txt "
+        "or tdmrep.json), kept by the rights service at GET /registry/evidence/{sha256}",
+    )
 
 
 class Reservation(_Record):
