@@ -74,11 +74,11 @@ def plumbing(service: str, settings: ServiceSettings, tracer_provider: TracerPro
     broker = make_broker(
         settings.kafka_bootstrap_servers,
         client_id=f"consentry-{service}",
-        tracer_provider=tracer_provider,
         security=settings.kafka_security(),
     )
     tracer = trace.get_tracer(f"consentry.{service}", tracer_provider=tracer_provider)
-    return Plumbing(tracer, broker, KeyedBatchPublisher(broker, {}))
+    publisher = KeyedBatchPublisher(broker, {}, tracer=tracer if tracer_provider is not None else None)
+    return Plumbing(tracer, broker, publisher)
 
 
 def batch_subscriber(

@@ -36,6 +36,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 __all__ = [
     "JsonLinesSpanExporter",
+    "continued_from",
     "group_by_trace",
     "setup_tracing",
     "span_in_context",
@@ -132,6 +133,17 @@ def group_by_trace(
     for traceparent, group in groups.items():
         carrier = {"traceparent": traceparent} if traceparent else {}
         yield _PROPAGATOR.extract(carrier), group
+
+
+@contextmanager
+def continued_from(headers: Mapping[str, str]) -> Iterator[None]:
+    """Make the trace context a consumed record carries (``traceparent``) current, so the spans
+    its handling opens join the producer's trace."""
+    token = otel_context.attach(_PROPAGATOR.extract(dict(headers)))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 @contextmanager

@@ -30,10 +30,11 @@ async def test_one_trace_from_upload_to_ledger(kafka_bootstrap: str, tmp_path: P
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
+    prefix = f"trace-{uuid.uuid4().hex[:8]}."
     common = {
         "kafka_bootstrap_servers": kafka_bootstrap,
         "data_dir": tmp_path,
-        "topic_prefix": f"trace-{uuid.uuid4().hex[:8]}.",
+        "topic_prefix": prefix,
         "database_url": None,  # SQLite files in tmp_path, whatever DATABASE_URL says
     }
     apps = [
@@ -63,3 +64,17 @@ async def test_one_trace_from_upload_to_ledger(kafka_bootstrap: str, tmp_path: P
     decide_spans = [s for s in spans if s.name == "rights.decide" and s.context.trace_id == trace_id]
     assert sum(int(s.attributes["consentry.items"]) for s in decide_spans) == items
     assert len(decide_spans) < items
+    # One producer span per publish call, not per record; each hop's span is the child of the
+    # publish span whose traceparent its records carried.
+    by_id = {s.context.span_id: s for s in spans}
+    item_publishes = [s for s in spans if s.name == f"{prefix}items.v1 publish"]
+    assert sum(int(s.attributes["messaging.batch.message_count"]) for s in item_publishes) == items
+    assert len(item_publishes) < items
+    for span in decide_spans:
+        assert span.parent is not None
+        assert by_id[span.parent.span_id].name == f"{prefix}items.v1 publish"
+    ledger_spans = [s for s in spans if s.name == "ledger.append" and s.context.trace_id == trace_id]
+    assert ledger_spans
+    for span in ledger_spans:
+        assert span.parent is not None
+        assert by_id[span.parent.span_id].name == f"{prefix}decisions.v1 publish"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
-from opentelemetry.sdk.trace import TracerProvider
 
 from consentry_shared.kafka.security import KafkaSecurity
 
@@ -17,17 +15,16 @@ def make_broker(
     bootstrap_servers: str,
     *,
     client_id: str,
-    tracer_provider: TracerProvider | None,
     security: KafkaSecurity | None = None,
 ) -> KafkaBroker:
-    """A broker with durable producer settings (acks=all) and, if given, OpenTelemetry tracing.
+    """A broker with durable producer settings (acks=all).
+
+    It has no telemetry middleware on purpose: tracing is per publish call and per consumed
+    manifest group (see :mod:`consentry_shared.telemetry`), not per message.
 
     Batching is explicit (see :class:`~consentry_shared.kafka.publisher.KeyedBatchPublisher`),
     so ``linger_ms`` stays small: it only merges the per-partition batches of one publish call.
     """
-    middlewares = []
-    if tracer_provider is not None:
-        middlewares.append(KafkaTelemetryMiddleware(tracer_provider=tracer_provider))
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
@@ -36,7 +33,6 @@ def make_broker(
         max_batch_size=MAX_BATCH_BYTES + 64 * 1024,
         max_request_size=4 * 1024 * 1024,
         request_timeout_ms=30_000,
-        middlewares=middlewares,
         security=security.for_faststream() if security else None,
         logger=None,
     )

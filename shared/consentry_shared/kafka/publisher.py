@@ -4,6 +4,11 @@ FastStream's ``publish_batch`` sends one record batch to one partition. To keep 
 that one key always lands on one partition, records are grouped by the partition the default
 Java/aiokafka partitioner would choose (murmur2 of the key), and each group goes out as a few
 large batches. All sends are started before any is awaited, so a publish costs one round trip.
+
+Tracing is per publish call, not per record: with a tracer, each call opens one producer span
+and every record of the call carries that span's ``traceparent`` header (FastStream's telemetry
+middleware would open spans per partition batch and parse baggage per consumed record, which cost
+a fifth of the pipeline's throughput here).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from faststream.kafka import KafkaBroker, KafkaResponse
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from consentry_shared.kafka.broker import MAX_BATCH_BYTES
 from consentry_shared.metrics import MESSAGES
@@ -22,6 +29,7 @@ from consentry_shared.metrics import MESSAGES
 # A record's fixed cost inside a batch (length varints, attributes, offsets, headers) is at most
 # this many bytes for our keys and headers; it keeps the size estimate on the safe side.
 _RECORD_OVERHEAD = 96
+_PROPAGATOR = TraceContextTextMapPropagator()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,8 @@ class KeyedBatchPublisher:
 
     ``layout`` maps each topic to its partition count (from :func:`ensure_topics`). A topic
     missing from the layout is published with ``partition=None`` (the in-memory test broker).
+    With a ``tracer`` every publish call is one ``<topic> publish`` producer span whose context
+    travels in each record's ``traceparent`` header.
     """
 
     def __init__(
@@ -88,10 +98,12 @@ class KeyedBatchPublisher:
         layout: Mapping[str, int],
         *,
         max_batch_bytes: int = MAX_BATCH_BYTES,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self._broker = broker
         self._layout = dict(layout)
         self._max_batch_bytes = max_batch_bytes
+        self._tracer = tracer
 
     def set_layout(self, layout: Mapping[str, int]) -> None:
         """Use ``layout`` (topic -> partition count) from now on; called once topics exist."""
@@ -111,6 +123,26 @@ class KeyedBatchPublisher:
         """
         if not records:
             return
+        if self._tracer is None:
+            await self._publish(topic, records, headers)
+            return
+        with self._tracer.start_as_current_span(
+            f"{topic} publish",
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation": "publish",
+                "messaging.destination.name": topic,
+                "messaging.batch.message_count": len(records),
+            },
+        ):
+            carrier = dict(headers) if headers else {}
+            _PROPAGATOR.inject(carrier)
+            await self._publish(topic, records, carrier)
+
+    async def _publish(
+        self, topic: str, records: Sequence[OutRecord], headers: Mapping[str, str] | None
+    ) -> None:
         partitions = self._layout.get(topic)
         groups: dict[int | None, list[OutRecord]] = defaultdict(list)
         if partitions:

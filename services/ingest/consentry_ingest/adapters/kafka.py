@@ -18,6 +18,7 @@ from consentry_shared.kafka import (
     dead_letter_record,
     validation_reason,
 )
+from consentry_shared.telemetry import continued_from
 
 _SERVICE = "ingest"
 
@@ -51,7 +52,8 @@ async def ingest_manifest_records(
             )
             continue
         try:
-            await service.submit(_once(as_jsonl(message)), Submission(format="jsonl"))
+            with continued_from(record.headers):
+                await service.submit(_once(as_jsonl(message)), Submission(format="jsonl"))
         except ManifestRejected as rejected:
             shown = "; ".join(
                 (f"item {e.line - 1}" if e.line > 1 else "manifest header")
