@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from consentry_rights.adapters.store import DecidedItem, RegistryStore
+from consentry_rights.adapters.store import (
+    DecidedItem,
+    EvidenceFile,
+    RecordOwnedElsewhere,
+    RecordQuery,
+    RecordVersion,
+    RegistryStore,
+)
 from consentry_rights.domain.importing import RegistryRecord
 from consentry_rights.domain.revocation import Selectors
+from consentry_shared.contracts.v1 import Deal, utc_now
 
 
 class FakeRegistryStore(RegistryStore):
+    """Keeps every version in a list, as the SQL store's history table does."""
+
     def __init__(self) -> None:
-        self._records: dict[tuple[str, str], RegistryRecord] = {}
+        self._versions: list[tuple[int, datetime, RegistryRecord]] = []
         self._version = 0
         self._decided: dict[str, DecidedItem] = {}
+        self._evidence: dict[str, EvidenceFile] = {}
+        self._origins: dict[str, str] = {}
 
     async def initialise(self) -> None:
         return None
@@ -21,14 +34,76 @@ class FakeRegistryStore(RegistryStore):
     async def version(self) -> int:
         return self._version
 
-    async def snapshot(self) -> tuple[int, list[RegistryRecord]]:
-        return self._version, list(self._records.values())
+    async def version_at(self, recorded: datetime) -> int:
+        return max((v for v, at, _ in self._versions if at <= recorded), default=0)
 
-    async def upsert(self, records: Sequence[RegistryRecord]) -> int:
-        for record in records:
-            self._records[(record.kind, record.id)] = record
+    def _at(self, version: int) -> dict[tuple[str, str], RegistryRecord]:
+        found: dict[tuple[str, str], RegistryRecord] = {}
+        for v, _, record in self._versions:
+            if v <= version:
+                found[(record.kind, record.id)] = record
+        return found
+
+    async def snapshot(
+        self, as_of_version: int | None = None, *, as_of: datetime | None = None
+    ) -> tuple[int, list[RegistryRecord]]:
+        if as_of is not None:
+            as_of_version = await self.version_at(as_of)
+        version = self._version if as_of_version is None else min(as_of_version, self._version)
+        return version, list(self._at(version).values())
+
+    async def upsert(
+        self,
+        records: Sequence[RegistryRecord],
+        *,
+        owner: str | None = None,
+        evidence: EvidenceFile | None = None,
+    ) -> int:
+        current = self._at(self._version)
+        if owner is not None:
+            for record in records:
+                stored = current.get((record.kind, record.id))
+                if stored is not None and stored.holder != owner:
+                    raise RecordOwnedElsewhere(record.kind, record.id, stored.holder)
         self._version += 1
+        now = utc_now()
+        self._versions.extend((self._version, now, record) for record in records)
+        if evidence is not None:
+            self._evidence.setdefault(evidence.sha256, evidence)
         return self._version
+
+    async def records_page(
+        self, as_of_version: int, query: RecordQuery, *, after: tuple[str, str] | None, limit: int
+    ) -> list[tuple[str, str, str]]:
+        def wanted(r: RegistryRecord) -> bool:
+            if isinstance(r, Deal) and (
+                query.deal_licensee not in (None, r.licensee) or query.deal_holder not in (None, r.holder)
+            ):
+                return False
+            return query.kind in (None, r.kind) and query.holder in (None, r.holder)
+
+        found = sorted(
+            (key, r)
+            for key, r in self._at(as_of_version).items()
+            if wanted(r) and (after is None or key > after)
+        )
+        return [(k, i, r.model_dump_json(by_alias=True, exclude_none=True)) for (k, i), r in found[:limit]]
+
+    async def history(self, kind: str, record_id: str) -> list[RecordVersion]:
+        mine = [(v, at, r) for v, at, r in self._versions if (r.kind, r.id) == (kind, record_id)]
+        return [
+            RecordVersion(v, at, mine[n + 1][0] if n + 1 < len(mine) else None, r)
+            for n, (v, at, r) in enumerate(mine)
+        ]
+
+    async def evidence(self, sha256: str) -> EvidenceFile | None:
+        return self._evidence.get(sha256)
+
+    async def origin_holder(self, origin: str) -> str | None:
+        return self._origins.get(origin)
+
+    async def register_origin(self, origin: str, holder: str) -> None:
+        self._origins[origin] = holder
 
     async def remember_decisions(self, decided: Sequence[DecidedItem]) -> None:
         for d in decided:

@@ -1,13 +1,27 @@
 """The registry's storage port and its SQL adapter (SQLite and PostgreSQL).
 
 Contract: :meth:`RegistryStore.upsert` stores a whole import in one transaction and bumps the
-registry version once; :meth:`RegistryStore.snapshot` returns every current record with the
-version they make up. A record is identified by ``(kind, id)``; re-importing it replaces it
-(a deal re-imported with ``revoked_at`` is how a revocation arrives).
+registry version once. A record is identified by ``(kind, id)``; re-importing it replaces it in
+the *current* registry (a deal re-imported with ``revoked_at`` is how a revocation arrives), but
+the version it replaces is kept: the registry is bitemporal.
 
-The store also remembers each item's latest verdict (:meth:`RegistryStore.remember_decisions`),
-so that a registry change can find the items it touches (:meth:`RegistryStore.decided_items`) and
-decide them again: live revocation.
+- Transaction time: every stored version of a record carries the ``registry_version`` and the
+  ``recorded_at`` of the import that brought it, and the version that superseded it (if any).
+  :meth:`RegistryStore.snapshot` with ``as_of_version`` (or ``as_of``, a recorded time) returns
+  the registry exactly as it stood then, so a decision can be reproduced.
+- Valid time: a record's own ``from`` / ``until`` (and a deal's ``revoked_at``) are kept beside it
+  in columns, so a listing can ask what was in force at a moment (``valid_at``).
+
+The current registry lives in its own table (one row per record) so that the engine's snapshot
+stays one plain scan however long the history grows; the history table holds every version.
+
+The store also keeps the signal files records were read from (:meth:`RegistryStore.evidence`),
+which holder each origin belongs to, and remembers each item's latest verdict
+(:meth:`RegistryStore.remember_decisions`), so that a registry change can find the items it
+touches (:meth:`RegistryStore.decided_items`) and decide them again: live revocation.
+
+Errors: :class:`RegistryStoreError` is the base; :class:`RecordOwnedElsewhere` means an import
+tried to replace a record another holder owns (nothing was stored).
 """
 
 from __future__ import annotations
@@ -15,20 +29,93 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import BigInteger, Column, Text, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    Text,
+    and_,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import Field, SQLModel
 
 from consentry_rights.domain.importing import RegistryRecord
 from consentry_rights.domain.revocation import Selectors
-from consentry_shared.contracts.v1 import ItemEvent, Verdict, registry_record_adapter, utc_now
+from consentry_shared.contracts.v1 import (
+    Deal,
+    ItemEvent,
+    Reservation,
+    Verdict,
+    registry_record_adapter,
+    utc_now,
+)
 from consentry_shared.db import create_engine, is_sqlite
+
+
+class RegistryStoreError(Exception):
+    """Base of the registry store's errors."""
+
+
+class RecordOwnedElsewhere(RegistryStoreError):
+    """An import would replace a record that another holder owns; nothing was stored."""
+
+    def __init__(self, kind: str, record_id: str, owner: str) -> None:
+        super().__init__(f"{kind} {record_id!r} belongs to holder {owner!r}")
+        self.kind = kind
+        self.record_id = record_id
+        self.owner = owner
+
+
+@dataclass(frozen=True, slots=True)
+class RecordVersion:
+    """One stored version of a record: what it said, when it was recorded, and until when it was
+    the current one (``superseded_in``: the registry version that replaced it, ``None`` if current)."""
+
+    registry_version: int
+    recorded_at: datetime
+    superseded_in: int | None
+    record: RegistryRecord
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceFile:
+    """A signal file as it was handed in (``kind`` is ``robots.txt``, ``ai.txt`` or
+    ``tdmrep.json``), kept byte for byte; records read from it name its ``sha256``."""
+
+    sha256: str
+    kind: str
+    origin: str
+    body: bytes
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordQuery:
+    """Which records a listing wants. ``None`` means no filter.
+
+    ``deal_licensee`` / ``deal_holder`` restrict *deals* (only) to those of that licensee or
+    holder: how the API shows a platform or a holder only the deals that concern them.
+    ``valid_at`` keeps records in force at that moment (valid time); works have no validity and
+    always pass.
+    """
+
+    kind: str | None = None
+    holder: str | None = None
+    deal_licensee: str | None = None
+    deal_holder: str | None = None
+    valid_at: datetime | None = None
 
 
 class RegistryStore(abc.ABC):
@@ -40,12 +127,60 @@ class RegistryStore(abc.ABC):
         """The current registry version (0 for an empty registry)."""
 
     @abc.abstractmethod
-    async def snapshot(self) -> tuple[int, list[RegistryRecord]]:
-        """Every current record and the version they make up, read consistently."""
+    async def version_at(self, recorded: datetime) -> int:
+        """The registry version that was current at ``recorded`` (transaction time): the last
+        import recorded at or before it, 0 before the first."""
 
     @abc.abstractmethod
-    async def upsert(self, records: Sequence[RegistryRecord]) -> int:
-        """Store ``records`` atomically and return the new registry version."""
+    async def snapshot(
+        self, as_of_version: int | None = None, *, as_of: datetime | None = None
+    ) -> tuple[int, list[RegistryRecord]]:
+        """Every record of the registry and the version they make up, read consistently.
+
+        Without arguments: the current registry. With ``as_of_version``: the records as they
+        stood right after that import (a version beyond the current one gives the current
+        registry under its own number). With ``as_of``: as of that recorded time.
+        """
+
+    @abc.abstractmethod
+    async def upsert(
+        self,
+        records: Sequence[RegistryRecord],
+        *,
+        owner: str | None = None,
+        evidence: EvidenceFile | None = None,
+    ) -> int:
+        """Store ``records`` atomically and return the new registry version.
+
+        With ``owner``, raise :class:`RecordOwnedElsewhere` (storing nothing) if any of them
+        would replace a record whose current holder is someone else. ``evidence`` is stored in
+        the same transaction.
+        """
+
+    @abc.abstractmethod
+    async def records_page(
+        self, as_of_version: int, query: RecordQuery, *, after: tuple[str, str] | None, limit: int
+    ) -> list[tuple[str, str, str]]:
+        """Up to ``limit`` records of the registry at ``as_of_version`` matching ``query``, ordered
+        by ``(kind, id)`` and starting after ``after``: ``(kind, id, JSON)`` with the JSON as an
+        import line. Pages of one version are consistent with each other: the history only grows.
+        """
+
+    @abc.abstractmethod
+    async def history(self, kind: str, record_id: str) -> list[RecordVersion]:
+        """Every stored version of one record, oldest first (empty if it never existed)."""
+
+    @abc.abstractmethod
+    async def evidence(self, sha256: str) -> EvidenceFile | None:
+        """The signal file with that hash, if one was stored."""
+
+    @abc.abstractmethod
+    async def origin_holder(self, origin: str) -> str | None:
+        """The holder ``origin`` (``scheme://host[:port]``) is registered to."""
+
+    @abc.abstractmethod
+    async def register_origin(self, origin: str, holder: str) -> None:
+        """Register ``origin`` to ``holder`` (replacing an earlier registration)."""
 
     @abc.abstractmethod
     async def remember_decisions(self, decided: Sequence[DecidedItem]) -> None:
@@ -86,6 +221,8 @@ class _RightsTable(SQLModel):
 
 
 class RecordRow(_RightsTable, table=True):
+    """The current registry: one row per record, the latest version of each."""
+
     __tablename__ = "rights_record"
 
     kind: str = Field(primary_key=True)
@@ -96,12 +233,49 @@ class RecordRow(_RightsTable, table=True):
     recorded_at: datetime
 
 
+class RecordVersionRow(_RightsTable, table=True):
+    """Every version of every record (append-only, but for ``superseded_in`` being set once)."""
+
+    __tablename__ = "rights_record_version"
+    __table_args__ = (Index("ix_rights_record_version_current", "superseded_in", "kind", "id"),)
+
+    kind: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    registry_version: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    superseded_in: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    holder: str
+    licensee: str | None = None
+    valid_from: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    valid_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class VersionRow(_RightsTable, table=True):
     __tablename__ = "rights_version"
 
     version: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     recorded_at: datetime
     records: int
+
+
+class EvidenceRow(_RightsTable, table=True):
+    __tablename__ = "rights_evidence"
+
+    sha256: str = Field(primary_key=True)
+    kind: str
+    origin: str
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class OriginRow(_RightsTable, table=True):
+    __tablename__ = "rights_origin"
+
+    origin: str = Field(primary_key=True)
+    holder: str
+    registered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class DecidedItemRow(_RightsTable, table=True):
@@ -117,8 +291,50 @@ class DecidedItemRow(_RightsTable, table=True):
 
 
 _record = RecordRow.__table__  # type: ignore[attr-defined]
+_history = RecordVersionRow.__table__  # type: ignore[attr-defined]
 _version = VersionRow.__table__  # type: ignore[attr-defined]
+_evidence = EvidenceRow.__table__  # type: ignore[attr-defined]
+_origin = OriginRow.__table__  # type: ignore[attr-defined]
 _decided = DecidedItemRow.__table__  # type: ignore[attr-defined]
+
+_CHUNK = 1000  # rows per statement: well under SQLite's and asyncpg's bound-parameter limits
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """UTC, and naive on SQLite's side: it stores text, so every value must be in one zone."""
+    return None if moment is None else moment.astimezone(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _history_row(record: RegistryRecord, body: str, version: int, now: datetime) -> dict[str, Any]:
+    valid_from = valid_until = revoked_at = None
+    if isinstance(record, Reservation):
+        valid_from, valid_until = record.valid_from, record.valid_until
+    elif isinstance(record, Deal):
+        valid_from, valid_until, revoked_at = record.valid_from, record.valid_until, record.revoked_at
+    return {
+        "kind": record.kind,
+        "id": record.id,
+        "registry_version": version,
+        "superseded_in": None,
+        "recorded_at": now,
+        "holder": record.holder,
+        "licensee": record.licensee if isinstance(record, Deal) else None,
+        "valid_from": _utc(valid_from),
+        "valid_until": _utc(valid_until),
+        "revoked_at": _utc(revoked_at),
+        "body": body,
+    }
+
+
+def _as_of(version: int) -> Any:
+    return and_(
+        _history.c.registry_version <= version,
+        or_(_history.c.superseded_in.is_(None), _history.c.superseded_in > version),
+    )
 
 
 class SqlRegistryStore(RegistryStore):
@@ -133,51 +349,110 @@ class SqlRegistryStore(RegistryStore):
     async def initialise(self) -> None:
         async with self._engine.begin() as conn:
             await conn.run_sync(_metadata.create_all)
+            # A registry stored before versions were kept: its current rows become its history.
+            if (await conn.execute(select(func.count()).select_from(_history))).scalar_one() == 0:
+                rows = (
+                    await conn.execute(
+                        select(_record.c.body, _record.c.registry_version, _record.c.recorded_at)
+                    )
+                ).all()
+                for start in range(0, len(rows), _CHUNK):
+                    await conn.execute(
+                        _history.insert(),
+                        [
+                            _history_row(
+                                registry_record_adapter.validate_json(body), body, version, _aware(recorded)
+                            )
+                            for body, version, recorded in rows[start : start + _CHUNK]
+                        ],
+                    )
 
     async def version(self) -> int:
         async with self._engine.connect() as conn:
-            return int(
-                (await conn.execute(select(func.coalesce(func.max(_version.c.version), 0)))).scalar_one()
-            )
+            return await self._current_version(conn)
 
-    async def snapshot(self) -> tuple[int, list[RegistryRecord]]:
+    @staticmethod
+    async def _current_version(conn: AsyncConnection) -> int:
+        return int((await conn.execute(select(func.coalesce(func.max(_version.c.version), 0)))).scalar_one())
+
+    async def version_at(self, recorded: datetime) -> int:
+        # rights_version.recorded_at predates tz-aware columns; the history table's is aware.
+        async with self._engine.connect() as conn:
+            found = await conn.execute(
+                select(func.coalesce(func.max(_history.c.registry_version), 0)).where(
+                    _history.c.recorded_at <= _utc(recorded)
+                )
+            )
+            return int(found.scalar_one())
+
+    async def snapshot(
+        self, as_of_version: int | None = None, *, as_of: datetime | None = None
+    ) -> tuple[int, list[RegistryRecord]]:
+        if as_of is not None:
+            if as_of_version is not None:
+                raise ValueError("give as_of_version or as_of, not both")
+            as_of_version = await self.version_at(as_of)
         async with self._engine.connect() as conn:
             if not self._sqlite:
                 # Both reads must see the same commit; SQLite's transaction already does.
                 await conn.execution_options(isolation_level="REPEATABLE READ")
             await conn.begin()
-            version = int(
-                (await conn.execute(select(func.coalesce(func.max(_version.c.version), 0)))).scalar_one()
-            )
-            rows = await conn.execute(select(_record.c.body))
+            version = await self._current_version(conn)
+            if as_of_version is None or as_of_version >= version:
+                rows = await conn.execute(select(_record.c.body))
+            else:
+                version = max(as_of_version, 0)
+                rows = await conn.execute(select(_history.c.body).where(_as_of(version)))
             records = [registry_record_adapter.validate_json(r[0]) for r in rows]
         return version, records
 
-    async def upsert(self, records: Sequence[RegistryRecord]) -> int:
+    async def upsert(
+        self,
+        records: Sequence[RegistryRecord],
+        *,
+        owner: str | None = None,
+        evidence: EvidenceFile | None = None,
+    ) -> int:
         now = utc_now()
         async with self._engine.begin() as conn:
             if not self._sqlite:
                 # One writer at a time: versions must come out in commit order.
                 await conn.exec_driver_sql("LOCK TABLE rights_version IN EXCLUSIVE MODE")
-            current = int(
-                (await conn.execute(select(func.coalesce(func.max(_version.c.version), 0)))).scalar_one()
-            )
-            version = current + 1
+            if owner is not None:
+                await self._check_owner(conn, records, owner)
+            version = await self._current_version(conn) + 1
             await conn.execute(
                 _version.insert().values(version=version, recorded_at=now, records=len(records))
             )
+            if evidence is not None:
+                await self._store_evidence(conn, evidence)
             insert: Any = (sqlite_insert if self._sqlite else pg_insert)(_record)
-            for start in range(0, len(records), 2000):
+            for start in range(0, len(records), _CHUNK):
+                chunk = records[start : start + _CHUNK]
+                bodies = [r.model_dump_json(by_alias=True, exclude_none=True) for r in chunk]
+                # Close the versions these replace before adding theirs.
+                await conn.execute(
+                    _history.update()
+                    .where(
+                        _history.c.superseded_in.is_(None),
+                        tuple_(_history.c.kind, _history.c.id).in_([(r.kind, r.id) for r in chunk]),
+                    )
+                    .values(superseded_in=version)
+                )
+                await conn.execute(
+                    _history.insert(),
+                    [_history_row(r, body, version, now) for r, body in zip(chunk, bodies, strict=True)],
+                )
                 rows = [
                     {
                         "kind": r.kind,
                         "id": r.id,
                         "holder": r.holder,
-                        "body": r.model_dump_json(by_alias=True, exclude_none=True),
+                        "body": body,
                         "registry_version": version,
                         "recorded_at": now,
                     }
-                    for r in records[start : start + 2000]
+                    for r, body in zip(chunk, bodies, strict=True)
                 ]
                 await conn.execute(
                     insert.on_conflict_do_update(
@@ -192,6 +467,101 @@ class SqlRegistryStore(RegistryStore):
                     rows,
                 )
         return version
+
+    @staticmethod
+    async def _check_owner(conn: AsyncConnection, records: Sequence[RegistryRecord], owner: str) -> None:
+        for start in range(0, len(records), _CHUNK):
+            keys = [(r.kind, r.id) for r in records[start : start + _CHUNK]]
+            taken = (
+                await conn.execute(
+                    select(_record.c.kind, _record.c.id, _record.c.holder)
+                    .where(tuple_(_record.c.kind, _record.c.id).in_(keys), _record.c.holder != owner)
+                    .order_by(_record.c.kind, _record.c.id)
+                    .limit(1)
+                )
+            ).first()
+            if taken is not None:
+                raise RecordOwnedElsewhere(taken[0], taken[1], taken[2])
+
+    async def _store_evidence(self, conn: AsyncConnection, evidence: EvidenceFile) -> None:
+        insert: Any = (sqlite_insert if self._sqlite else pg_insert)(_evidence)
+        await conn.execute(
+            insert.values(
+                sha256=evidence.sha256,
+                kind=evidence.kind,
+                origin=evidence.origin,
+                body=evidence.body,
+                recorded_at=_utc(evidence.recorded_at),
+            ).on_conflict_do_nothing(index_elements=["sha256"])  # same bytes, same evidence
+        )
+
+    async def records_page(
+        self, as_of_version: int, query: RecordQuery, *, after: tuple[str, str] | None, limit: int
+    ) -> list[tuple[str, str, str]]:
+        h = _history.c
+        conditions: list[Any] = [_as_of(as_of_version)]
+        if query.kind is not None:
+            conditions.append(h.kind == query.kind)
+        if query.holder is not None:
+            conditions.append(h.holder == query.holder)
+        if query.deal_licensee is not None:
+            conditions.append(or_(h.kind != "deal", h.licensee == query.deal_licensee))
+        if query.deal_holder is not None:
+            conditions.append(or_(h.kind != "deal", h.holder == query.deal_holder))
+        if query.valid_at is not None:
+            at = _utc(query.valid_at)
+            conditions += [
+                or_(h.valid_from.is_(None), h.valid_from <= at),
+                or_(h.valid_until.is_(None), h.valid_until > at),
+                or_(h.revoked_at.is_(None), h.revoked_at > at),
+            ]
+        if after is not None:
+            conditions.append(tuple_(h.kind, h.id) > tuple_(*after))
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(h.kind, h.id, h.body).where(*conditions).order_by(h.kind, h.id).limit(limit)
+            )
+            return [(r[0], r[1], r[2]) for r in rows]
+
+    async def history(self, kind: str, record_id: str) -> list[RecordVersion]:
+        h = _history.c
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(h.registry_version, h.recorded_at, h.superseded_in, h.body)
+                .where(h.kind == kind, h.id == record_id)
+                .order_by(h.registry_version)
+            )
+            return [
+                RecordVersion(int(r[0]), _aware(r[1]), r[2], registry_record_adapter.validate_json(r[3]))
+                for r in rows
+            ]
+
+    async def evidence(self, sha256: str) -> EvidenceFile | None:
+        e = _evidence.c
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(e.sha256, e.kind, e.origin, e.body, e.recorded_at).where(e.sha256 == sha256)
+                )
+            ).first()
+        if row is None:
+            return None
+        return EvidenceFile(row[0], row[1], row[2], bytes(row[3]), _aware(row[4]))
+
+    async def origin_holder(self, origin: str) -> str | None:
+        async with self._engine.connect() as conn:
+            found = await conn.execute(select(_origin.c.holder).where(_origin.c.origin == origin))
+            return found.scalar_one_or_none()
+
+    async def register_origin(self, origin: str, holder: str) -> None:
+        insert: Any = (sqlite_insert if self._sqlite else pg_insert)(_origin)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert.values(origin=origin, holder=holder, registered_at=utc_now()).on_conflict_do_update(
+                    index_elements=["origin"],
+                    set_={"holder": insert.excluded.holder, "registered_at": insert.excluded.registered_at},
+                )
+            )
 
     async def remember_decisions(self, decided: Sequence[DecidedItem]) -> None:
         if not decided:
