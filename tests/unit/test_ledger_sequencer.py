@@ -146,6 +146,16 @@ evidence = st.builds(
     path=st.text(st.characters(min_codepoint=ord("a"), max_codepoint=ord("z")), max_size=8),
     registry_version=st.integers(0, 2**53 - 1),
     position=st.tuples(st.integers(0, 2**53 - 1), st.integers(0, 1000), st.integers(0, 2**53 - 1)),
+    inputs=st.fixed_dictionaries(
+        {},
+        optional={
+            "sha256": st.just("ab" * 32),
+            "license": text,
+            "territory": text,
+            "jurisdiction": text,
+            "commercial": st.booleans(),
+        },
+    ),
 )
 def test_the_fast_leaf_is_the_canonical_json_of_the_ledger_entry(
     event_id: str,
@@ -156,6 +166,7 @@ def test_the_fast_leaf_is_the_canonical_json_of_the_ledger_entry(
     path: str,
     registry_version: int,
     position: tuple[int, int, int],
+    inputs: dict[str, object],
 ) -> None:
     index, partition, offset = position
     if decided_at.utcoffset() is None:
@@ -169,6 +180,7 @@ def test_the_fast_leaf_is_the_canonical_json_of_the_ledger_entry(
         decided_at=decided_at,
         url=f"https://example.org/{path}?q=é",
         registry_version=registry_version,
+        **inputs,
     )
     positioned = PositionedDecision(made, "décisions.v1", partition, offset)
     reference = LedgerEntry(
@@ -186,11 +198,14 @@ def test_the_fast_leaf_knows_every_field_of_the_contracts() -> None:
     # A field added to LedgerEntry or Evidence must be checked against the fast path (above)
     # before it is listed here.
     assert ENTRY_KEYS == (
+        "commercial",
         "decided_at",
         "event_id",
         "evidence",
         "index",
         "item_id",
+        "jurisdiction",
+        "license",
         "manifest_id",
         "offset",
         "partition",
@@ -199,12 +214,29 @@ def test_the_fast_leaf_knows_every_field_of_the_contracts() -> None:
         "purpose",
         "reasons",
         "registry_version",
+        "sha256",
+        "territory",
         "topic",
         "url",
         "verdict",
     )
     assert EVIDENCE_KEYS == ("body_sha256", "ref", "seen_at", "signal", "value")
     assert set(DECISION_KEYS) <= set(DecisionEvent.model_fields)
+
+
+def test_an_entry_logged_before_the_item_inputs_existed_hashes_as_it_did() -> None:
+    # Bytes as the ledger wrote them before sha256/license/territory/jurisdiction/commercial
+    # were recorded: parsing and re-serialising must give the very same leaf.
+    old = (
+        b'{"decided_at":"2026-11-27T12:00:01Z","event_id":"ev-1","evidence":[{"signal":"policy.regime",'
+        b'"value":"opt-in"}],"index":7,"item_id":"i-1","manifest_id":"m-1","offset":9,"partition":0,'
+        b'"platform":"acme-ai","policy_version":"p/1","purpose":"ai-training","reasons":["no-licence"],'
+        b'"registry_version":3,"topic":"decisions.v1","url":"https://example.org/1","verdict":"violation"}'
+    )
+    entry = LedgerEntry.model_validate_json(old)
+    assert entry.commercial is None and entry.sha256 is None
+    assert entry_leaf(entry) == old
+    assert decision_leaf(PositionedDecision(decision(1), "decisions.v1", 0, 9), 7) == old
 
 
 def test_a_value_without_an_rfc8785_form_is_rejected_not_raised() -> None:

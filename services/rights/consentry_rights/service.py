@@ -195,6 +195,10 @@ class RightsService:
             policy_version=self._policy.version,
             registry_version=registry_version,
             decided_at=at,
+            license=item.license,
+            territory=item.territory,
+            jurisdiction=item.jurisdiction,
+            commercial=item.commercial,
         )
 
     async def reevaluate(self, records: Sequence[RegistryRecord]) -> tuple[int, int]:

@@ -319,6 +319,12 @@ class DecisionEvent(_Event):
     policy_version: NonEmpty
     registry_version: int = Field(ge=0)
     decided_at: AwareDatetime
+    # The item's own inputs to the decision, so an auditor can decide it again (audit replay).
+    # Optional: decisions published before they were recorded still validate.
+    license: str | None = Field(default=None, description="The licence the manifest declared")
+    territory: str | None = None
+    jurisdiction: str | None = None
+    commercial: bool | None = None
 
 
 class LedgerEntry(_Event):
@@ -344,6 +350,13 @@ class LedgerEntry(_Event):
     topic: NonEmpty
     partition: int = Field(ge=0)
     offset: int = Field(ge=0)
+    # The decision's item inputs (see DecisionEvent), copied from it. Left out of the leaf when
+    # null, so entries logged before these fields existed keep their exact bytes and hashes.
+    sha256: Sha256Hex | None = None
+    license: str | None = None
+    territory: str | None = None
+    jurisdiction: str | None = None
+    commercial: bool | None = None
 
 
 class DeadLetter(_Event):

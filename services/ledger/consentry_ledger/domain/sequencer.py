@@ -108,7 +108,7 @@ def decision_leaf(positioned: PositionedDecision, index: int) -> bytes:
     """The leaf of the entry that records ``positioned`` at ``index``; equal to
     ``entry_leaf(LedgerEntry(...))`` for the same fields (see the module docstring).
 
-    The dict literal lists ENTRY_KEYS in order (a test holds it to the contract); enum members
+    The dict is filled in ENTRY_KEYS order (a test holds it to the contract); enum members
     go in as their ``.value``, which pydantic-core writes natively instead of calling back into
     Python (about 1 µs each).
 
@@ -118,24 +118,36 @@ def decision_leaf(positioned: PositionedDecision, index: int) -> bytes:
     decision = positioned.decision
     if max(index, positioned.offset, positioned.partition, decision.registry_version) > _MAX_SAFE_INT:
         raise ValueError("an integer is beyond 2**53 and has no exact RFC 8785 form")
-    entry = {
-        "decided_at": decision.decided_at,
-        "event_id": decision.event_id,
-        "evidence": [_evidence(item) for item in decision.evidence],
-        "index": index,
-        "item_id": decision.item_id,
-        "manifest_id": decision.manifest_id,
-        "offset": positioned.offset,
-        "partition": positioned.partition,
-        "platform": decision.platform,
-        "policy_version": decision.policy_version,
-        "purpose": decision.purpose.value,
-        "reasons": decision.reasons,
-        "registry_version": decision.registry_version,
-        "topic": positioned.topic,
-        "url": str(decision.url),
-        "verdict": decision.verdict.value,
-    }
+    # The item inputs are optional and written only when set (as exclude_none would), so the
+    # literal is split where they fall in key order.
+    commercial = decision.commercial
+    entry: dict[str, Any] = {} if commercial is None else {"commercial": commercial}
+    entry.update(
+        decided_at=decision.decided_at,
+        event_id=decision.event_id,
+        evidence=[_evidence(item) for item in decision.evidence],
+        index=index,
+        item_id=decision.item_id,
+    )
+    if decision.jurisdiction is not None:
+        entry["jurisdiction"] = decision.jurisdiction
+    if decision.license is not None:
+        entry["license"] = decision.license
+    entry.update(
+        manifest_id=decision.manifest_id,
+        offset=positioned.offset,
+        partition=positioned.partition,
+        platform=decision.platform,
+        policy_version=decision.policy_version,
+        purpose=decision.purpose.value,
+        reasons=decision.reasons,
+        registry_version=decision.registry_version,
+    )
+    if decision.sha256 is not None:
+        entry["sha256"] = decision.sha256
+    if decision.territory is not None:
+        entry["territory"] = decision.territory
+    entry.update(topic=positioned.topic, url=str(decision.url), verdict=decision.verdict.value)
     try:
         return to_json(entry)
     except PydanticSerializationError as error:

@@ -204,12 +204,15 @@ def decide(
     *,
     fetched: SignalCapture | None = None,
     documents: ParsedDocuments = DEFAULT_DOCUMENTS,
+    signals: WebSignals | None = None,
 ) -> Decision:
     """Decide whether ``item.platform`` may use ``item`` for ``item.purpose`` at time ``at``.
 
     The web signals read are those of the item's crawl-time ``evidence`` and, when given, the
     ``fetched`` capture (then every signal name says ``@crawl`` or ``@fetch``). ``documents``
-    memoises parsed origin files (see :class:`~.web_signals.ParsedDocuments`).
+    memoises parsed origin files (see :class:`~.web_signals.ParsedDocuments`). ``signals``,
+    when given, are readings already made (a replay's recorded ones, see :mod:`.replay`): they
+    are used as they are and nothing is read from ``item.evidence`` or ``fetched``.
 
     Pure and deterministic: the same item, fetched capture, registry snapshot, policy and ``at``
     give an equal Decision. ``at`` MUST be timezone-aware (a naive time raises ``ValueError``).
@@ -217,8 +220,8 @@ def decide(
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("decision time must be timezone-aware")
     url = str(item.url)
-    case = _Case(item, registry, policy, at, url)
-    if item.evidence or fetched is not None:
+    case = _Case(item, registry, policy, at, url, signals)
+    if signals is None and (item.evidence or fetched is not None):
         case.signals = read_signals(
             (capture_from_evidence(item.evidence, url), fetched),
             url,
