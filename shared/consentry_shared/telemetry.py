@@ -6,8 +6,10 @@ manifest per batch) and opens one span per group as a child of that context. One
 from the upload through rights to the ledger without a span per item on the hot path.
 
 ``OTEL_TRACES_EXPORTER`` picks the exporter: ``file`` (default; JSON lines in the data
-directory, read by ``consentry trace``), ``console``, ``otlp`` (needs the OTLP exporter
-package), or ``none``.
+directory, read by ``consentry trace``), ``console``, ``otlp`` (over HTTP/protobuf, or gRPC with
+``OTEL_EXPORTER_OTLP_PROTOCOL=grpc``; ``OTEL_EXPORTER_OTLP_ENDPOINT`` and the other standard
+variables apply), or ``none``. ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG`` choose the
+sampler as usual.
 """
 
 from __future__ import annotations
@@ -107,20 +109,38 @@ def setup_tracing(service: str, data_dir: Path, *, enabled: bool = True) -> Trac
     if choice == "console":
         exporter = ConsoleSpanExporter()
     elif choice == "otlp":
-        try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-                OTLPSpanExporter,
-            )
-        except ImportError as missing:
-            raise RuntimeError(
-                "OTEL_TRACES_EXPORTER=otlp needs opentelemetry-exporter-otlp-proto-http installed"
-            ) from missing
-        exporter = OTLPSpanExporter()
-    else:
+        exporter = _otlp_exporter()
+    elif choice == "file":
         exporter = JsonLinesSpanExporter(data_dir / "traces" / f"{service}.jsonl")
+    else:
+        raise ValueError(f"OTEL_TRACES_EXPORTER={choice!r}: expected file, console, otlp or none")
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     return provider
+
+
+def _otlp_exporter() -> SpanExporter:
+    """The OTLP exporter the standard variables ask for: ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` or
+    ``OTEL_EXPORTER_OTLP_PROTOCOL`` is ``http/protobuf`` (the default) or ``grpc``; the exporters
+    read the endpoint, headers, timeout and TLS variables themselves."""
+    protocol = (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    ).strip()
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter as GrpcExporter,
+        )
+
+        return GrpcExporter()
+    if protocol in ("http/protobuf", "http"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter as HttpExporter,
+        )
+
+        return HttpExporter()
+    raise ValueError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r}: expected grpc or http/protobuf")
 
 
 def group_by_trace(
