@@ -14,9 +14,12 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from consentry_ingest.adapters.http import router as http_router
 from consentry_ingest.adapters.kafka import ingest_manifest_records
+from consentry_ingest.adapters.uploads import UploadStore
+from consentry_ingest.domain.limits import UploadRateLimiter
 from consentry_ingest.service import IngestService, spool_dir
 from consentry_ingest.settings import IngestSettings
 from consentry_shared import topics
+from consentry_shared.auth import TokenBook
 from consentry_shared.contracts.v1 import ItemEvent
 from consentry_shared.kafka import KeyedBatchPublisher, in_records
 from consentry_shared.ops import asyncapi_router, broker_check, ops_router
@@ -29,6 +32,8 @@ class IngestComponents:
     broker: KafkaBroker
     publisher: KeyedBatchPublisher
     service: IngestService
+    tokens: TokenBook
+    uploads: UploadStore
 
 
 def build(settings: IngestSettings, *, tracer_provider: TracerProvider | None = None) -> IngestComponents:
@@ -42,7 +47,9 @@ def build(settings: IngestSettings, *, tracer_provider: TracerProvider | None = 
         max_bytes=settings.max_manifest_bytes,
         batch_items=settings.publish_batch_items,
         max_errors=settings.max_reported_errors,
+        limiter=UploadRateLimiter(settings.limits_table(), settings.default_limits),
     )
+    uploads = UploadStore(settings.data_dir / "uploads", ttl_s=settings.upload_session_ttl_s)
 
     @broker.subscriber(
         settings.topic(topics.MANIFESTS),
@@ -65,7 +72,7 @@ def build(settings: IngestSettings, *, tracer_provider: TracerProvider | None = 
         schema=ItemEvent,
         description="One event per manifest item, keyed by its sha256 or URL.",
     )
-    return IngestComponents(settings, broker, publisher, service)
+    return IngestComponents(settings, broker, publisher, service, settings.token_book(), uploads)
 
 
 def create_app(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,12 +29,25 @@ from consentry_ingest.domain import (
     manifest_id_for,
     to_event,
 )
+from consentry_ingest.domain.access import (
+    PlatformMismatchError,
+    check_requested_platform,
+    upload_platform,
+)
 from consentry_ingest.domain.formats import (
     AnyManifestFormat,
     ColumnMappingError,
     ReadOptions,
     detect_any_format,
     read_manifest,
+)
+from consentry_ingest.domain.limits import (
+    LimitExceededError,
+    ManifestTooLargeError,
+    PlatformLimits,
+    RateLimitedError,
+    UploadRateLimiter,
+    check_size,
 )
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import ManifestHeader, Purpose, utc_now
@@ -61,7 +75,25 @@ class ManifestRejected(IngestError):
 
 
 class ManifestTooLarge(IngestError):
+    """Over a size limit (the platform's, or the service's absolute cap)."""
+
     status = 413
+
+
+class RateLimited(IngestError):
+    """The platform is over its upload rate; ``retry_after`` seconds until it may try again."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotYourPlatform(IngestError):
+    """A platform token uploading for another platform."""
+
+    status = 403
 
 
 class MissingPlatform(IngestError):
@@ -88,6 +120,12 @@ class Submission:
     filename: str | None = None
     territory: str | None = None
     columns: dict[str, str] | None = None  # Parquet: our field -> their column
+    caller: str | None = None
+    """The platform the uploader's token is for; ``None`` for an administrator or a trusted path
+    (``manifests.v1``), who may upload for any platform."""
+    declared_bytes: int | None = None
+    """The upload's size as the request states it (Content-Length), charged to the byte rate
+    up front so an over-rate upload is refused before it is sent."""
 
 
 @dataclass
@@ -114,8 +152,12 @@ class IngestService:
         max_bytes: int,
         batch_items: int,
         max_errors: int,
+        limiter: UploadRateLimiter | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._publisher = publisher
+        self._limiter = limiter or UploadRateLimiter({}, PlatformLimits(uploads_per_minute=None))
+        self._clock = clock
         self._spool = spool_dir
         self._topic = topic_of
         self._tracer = tracer
@@ -123,44 +165,128 @@ class IngestService:
         self._batch_items = batch_items
         self._max_errors = max_errors
 
+    def admit(self, submission: Submission) -> PlatformLimits:
+        """Refuse an upload before its first byte: another platform's (403) or over the rate
+        (429). Returns the limits that apply to it. Limits are the platform's: the caller's own,
+        or, for an administrator, the platform the request names (else only the service's cap)."""
+        try:
+            check_requested_platform(submission.platform, submission.caller)
+        except PlatformMismatchError as error:
+            raise NotYourPlatform(str(error)) from None
+        key = submission.caller or submission.platform
+        if key is None:
+            return self.limits_of(submission)
+        try:
+            self._limiter.start_upload(key, self._clock(), declared_bytes=submission.declared_bytes)
+        except RateLimitedError as error:
+            raise RateLimited(str(error), error.retry_after) from None
+        return self._limiter.limits_for(key)
+
     async def submit(self, body: AsyncIterator[bytes], submission: Submission) -> Accepted:
         """Validate the whole upload, then publish its items. See the module docstring."""
+        limits = self.admit(submission)
         self._spool.mkdir(parents=True, exist_ok=True)
         spool = self._spool / f"{uuid.uuid4().hex}.upload"
-        with self._tracer.start_as_current_span("ingest.upload") as span:
-            try:
-                fmt, header, count, digest = await self._spool_and_validate(body, spool, submission)
-                platform = submission.platform or (header.platform if header else None)
-                if not platform:
-                    raise MissingPlatform(
-                        "no platform: pass --platform (or ?platform=) or set it in the manifest "
-                        'header line {"manifest": {"platform": ...}}'
-                    )
-                purpose = submission.purpose or (header.purpose if header else None)
-                purpose = purpose or Purpose.AI_TRAINING
-                territory = submission.territory or (header.territory if header else None)
-                manifest_id = submission_manifest_id(platform, header, digest, purpose, territory)
-                span.set_attribute("consentry.manifest_id", manifest_id)
-                span.set_attribute("consentry.items", count)
-                await self._publish(
-                    spool, fmt, manifest_id, platform, purpose, header, territory, submission.columns
-                )
-                return Accepted(
-                    manifest_id=manifest_id,
-                    items=count,
-                    platform=platform,
-                    purpose=purpose,
-                    format=fmt,
-                    dataset=header.dataset if header else None,
-                    version=header.version if header else None,
-                    content_sha256=digest,
-                )
-            finally:
-                spool.unlink(missing_ok=True)
+        try:
+            size, head, digest = await self._spool_body(body, spool, submission, limits)
+            return await self._validate_and_publish(spool, size, head, digest, submission, limits)
+        finally:
+            spool.unlink(missing_ok=True)
 
-    async def _spool_and_validate(
-        self, body: AsyncIterator[bytes], spool: Path, submission: Submission
-    ) -> tuple[AnyManifestFormat, ManifestHeader | None, int, str]:
+    async def submit_file(self, path: Path, submission: Submission, limits: PlatformLimits) -> Accepted:
+        """Validate and publish a manifest already on disk (a finished resumable upload), exactly
+        as :meth:`submit` does an uploaded body; the caller has admitted it already."""
+        digest = hashlib.sha256()
+        head = b""
+        size = 0
+        with path.open("rb") as source:
+            while chunk := source.read(_READ_CHUNK):
+                size += len(chunk)
+                digest.update(chunk)
+                if len(head) < _DETECT_BYTES:
+                    head += chunk[: _DETECT_BYTES - len(head)]
+        self.check_size(size, submission, limits)
+        return await self._validate_and_publish(path, size, head, digest.hexdigest(), submission, limits)
+
+    async def _validate_and_publish(
+        self,
+        spool: Path,
+        size: int,
+        head: bytes,
+        digest: str,
+        submission: Submission,
+        limits: PlatformLimits,
+    ) -> Accepted:
+        with self._tracer.start_as_current_span("ingest.upload") as span:
+            fmt, header, count = self._validate(spool, size, head, submission, limits)
+            try:
+                platform = upload_platform(
+                    submission.platform, header.platform if header else None, submission.caller
+                )
+            except PlatformMismatchError as error:
+                raise NotYourPlatform(str(error)) from None
+            if not platform:
+                raise MissingPlatform(
+                    "no platform: pass --platform (or ?platform=) or set it in the manifest "
+                    'header line {"manifest": {"platform": ...}}'
+                )
+            purpose = submission.purpose or (header.purpose if header else None)
+            purpose = purpose or Purpose.AI_TRAINING
+            territory = submission.territory or (header.territory if header else None)
+            manifest_id = submission_manifest_id(platform, header, digest, purpose, territory)
+            span.set_attribute("consentry.manifest_id", manifest_id)
+            span.set_attribute("consentry.items", count)
+            await self._publish(
+                spool, fmt, manifest_id, platform, purpose, header, territory, submission.columns
+            )
+            return Accepted(
+                manifest_id=manifest_id,
+                items=count,
+                platform=platform,
+                purpose=purpose,
+                format=fmt,
+                dataset=header.dataset if header else None,
+                version=header.version if header else None,
+                content_sha256=digest,
+            )
+
+    def limits_of(self, submission: Submission) -> PlatformLimits:
+        """The limits that apply to ``submission`` (see :meth:`admit`), charging nothing."""
+        key = submission.caller or submission.platform
+        if key is None:
+            return PlatformLimits(max_manifest_bytes=None, max_manifest_items=None)
+        return self._limiter.limits_for(key)
+
+    def check_size(self, size: int, submission: Submission, limits: PlatformLimits) -> None:
+        """413 when ``size`` bytes exceed the service's cap or the platform's limit."""
+        if size > self._max_bytes:
+            raise ManifestTooLarge(
+                f"the manifest is larger than the service's limit max_manifest_bytes={self._max_bytes}"
+            )
+        self._check_limits(limits, submission, size=size)
+
+    def _check_limits(
+        self, limits: PlatformLimits, submission: Submission, *, size: int = 0, items: int = 0
+    ) -> None:
+        try:
+            check_size(limits, submission.caller or submission.platform or "", size=size, items=items)
+        except ManifestTooLargeError as error:
+            raise ManifestTooLarge(str(error)) from None
+
+    def charge_bytes(self, submission: Submission, amount: int) -> None:
+        """Charge ``amount`` received bytes to the platform's byte rate (429 once over it)."""
+        key = submission.caller or submission.platform
+        if key is None or submission.declared_bytes is not None:
+            return
+        try:
+            self._limiter.charge_bytes(key, amount, self._clock())
+        except LimitExceededError as error:
+            retry = error.retry_after if isinstance(error, RateLimitedError) else 60
+            raise RateLimited(str(error), retry) from None
+
+    async def _spool_body(
+        self, body: AsyncIterator[bytes], spool: Path, submission: Submission, limits: PlatformLimits
+    ) -> tuple[int, bytes, str]:
         digest = hashlib.sha256()
         head = b""
         size = 0
@@ -169,12 +295,17 @@ class IngestService:
                 if not chunk:
                     continue
                 size += len(chunk)
-                if size > self._max_bytes:
-                    raise ManifestTooLarge(f"manifest larger than {self._max_bytes} bytes")
+                self.check_size(size, submission, limits)
+                self.charge_bytes(submission, len(chunk))
                 out.write(chunk)
                 digest.update(chunk)
                 if len(head) < _DETECT_BYTES:
                     head += chunk[: _DETECT_BYTES - len(head)]
+        return size, head, digest.hexdigest()
+
+    def _validate(
+        self, spool: Path, size: int, head: bytes, submission: Submission, limits: PlatformLimits
+    ) -> tuple[AnyManifestFormat, ManifestHeader | None, int]:
         if size == 0:
             raise ManifestRejected([LineError(line=1, field=None, message="the manifest is empty")], 1)
         try:
@@ -191,11 +322,12 @@ class IngestService:
         scan = _Scan(spool, fmt, submission.columns)
         for batch in scan.batches():
             items += _tally(batch, errors)
+            self._check_limits(limits, submission, items=items)
         if errors.rejected:
             raise ManifestRejected(list(errors.shown), errors.total)
         if items == 0:
             raise ManifestRejected([LineError(line=1, field=None, message="no items in the manifest")], 1)
-        return fmt, scan.header, items, digest.hexdigest()
+        return fmt, scan.header, items
 
     async def _publish(
         self,

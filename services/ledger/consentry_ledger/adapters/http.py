@@ -28,9 +28,10 @@ import json
 import re
 from binascii import b2a_base64
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from consentry_ledger.service import (
@@ -46,6 +47,7 @@ from consentry_ledger.service import (
     UnknownWitness,
     manifest_report,
 )
+from consentry_shared.auth import Principal, Role, require
 from consentry_shared.tlog import TILE_WIDTH, encode_entry_bundle
 
 if TYPE_CHECKING:
@@ -379,17 +381,50 @@ async def entries(
     return Response(b"".join(leaf + b"\n" for leaf in leaves), media_type="application/x-ndjson")
 
 
-@router.get("/manifests/{manifest_id}/status", summary="How many entries a manifest has so far")
-async def manifest_status(request: Request, manifest_id: str) -> dict[str, Any]:
+def _report_reader(request: Request) -> Principal:
+    """A platform (or admin) token, checked as ``require(book, Role.PLATFORM)`` checks it against
+    the ledger's token book (kept on the app: the book caches the parsed file)."""
+    book = getattr(request.app.state, "token_book", None)
+    if book is None:
+        book = request.app.state.token_book = request.app.state.components.settings.token_book()
+    check: Callable[[Request], Principal] = require(book, Role.PLATFORM).dependency
+    return check(request)
+
+
+def _visible(principal: Principal, manifest_id: str) -> None:
+    """A platform sees only its own manifests: every manifest id begins with the percent-encoded
+    platform and a colon (ingest's ``manifest_id_for``). Another's is 404, as an unknown one."""
+    if not principal.is_admin and not manifest_id.startswith(quote(principal.name, safe="") + ":"):
+        raise HTTPException(404, f"no manifest {manifest_id!r} of platform {principal.name!r}")
+
+
+ReportReader = Annotated[Principal, Depends(_report_reader)]
+_REPORT_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid bearer token"},
+    403: {"description": "Not a platform's or an administrator's token"},
+    404: {"description": "Another platform's manifest"},
+}
+
+
+@router.get(
+    "/manifests/{manifest_id}/status",
+    summary="How many entries a manifest has so far (a platform: its own manifests only)",
+    responses=_REPORT_ERRORS,
+)
+async def manifest_status(request: Request, manifest_id: str, principal: ReportReader) -> dict[str, Any]:
+    _visible(principal, manifest_id)
     count = await _store(request).manifest_count(manifest_id)
     return {"manifest_id": manifest_id, "ledgered": count}
 
 
 @router.get(
     "/manifests/{manifest_id}/report",
-    summary="Counts by verdict and reason, and every item's verdict with its log index",
+    summary="Counts by verdict and reason, and every item's verdict with its log index (a platform: "
+    "its own manifests only)",
+    responses=_REPORT_ERRORS,
 )
-async def report(request: Request, manifest_id: str) -> dict[str, Any]:
+async def report(request: Request, manifest_id: str, principal: ReportReader) -> dict[str, Any]:
+    _visible(principal, manifest_id)
     rows = await _store(request).manifest_entries(manifest_id)
     body = manifest_report(manifest_id, [(r.index, r.leaf) for r in rows])
     body["checkpoint"] = _service(request).checkpoint_note
