@@ -1,32 +1,65 @@
-"""A typed Python client for the Consentry services (the CLI is built on it).
+"""A typed Python client for the Consentry services (the CLI is built on it), with a sync face,
+:class:`ConsentryClient`, and an async one, :class:`AsyncConsentryClient`.
 
-Errors: :class:`ConsentryError` is the base; :class:`ServiceUnavailable` (cannot connect),
-:class:`RejectedInput` (HTTP 4xx with the server's per-line errors) and :class:`ServiceFailed`
-(HTTP 5xx) derive from it.
+Identity: every call carries a bearer token, the first of the ``token`` argument,
+``CONSENTRY_TOKEN``, and ``CONSENTRY_TOKEN`` in the credentials file ``consentry up`` writes
+(``$CONSENTRY_DATA_DIR/credentials.env``, default ``.consentry/credentials.env``); see
+:func:`resolve_token`.
+
+A manifest to submit is a path, a binary file object, or an iterable of item dicts (with an
+optional ``header``, the JSONL header line's fields). Files of ``RESUMABLE_BYTES`` or more go
+through an upload session (``POST /uploads``): a dropped connection is resumed from the
+offset the server has committed, so the manifest is uploaded once and gets one manifest id.
+
+Errors::
+
+    ConsentryError                 base
+    ├── ServiceUnavailable         cannot connect (is `consentry up` running?)
+    ├── ServiceFailed              HTTP 5xx, or an upload that kept failing
+    └── RejectedInput              HTTP 4xx: ``errors`` lists lines and fields, ``status`` the code
+        ├── NotAuthorized          401 / 403: no token, an unknown one, or not yours to see or do
+        └── LimitExceeded          413 / 429: over a platform limit; ``retry_after`` for 429
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TypeAlias
 
 import httpx
 
 __all__ = [
+    "RESUMABLE_BYTES",
+    "AsyncConsentryClient",
     "ConsentryClient",
     "ConsentryError",
+    "LimitExceeded",
+    "ManifestSource",
+    "NotAuthorized",
     "RejectedInput",
     "ServiceFailed",
     "ServiceUnavailable",
     "Urls",
+    "credentials_path",
+    "resolve_token",
 ]
 
 _CHUNK = 256 * 1024
+RESUMABLE_BYTES = 64 * 1024 * 1024
+"""Files at least this large are uploaded in a resumable session."""
+_SESSION_CHUNK = 8 * 1024 * 1024
+_RESUME_ATTEMPTS = 8
+
+ManifestSource: TypeAlias = Path | str | IO[bytes] | Iterable[Mapping[str, Any]]
+"""A path, a binary file object, or item dicts (sent as JSONL, with the ``header`` if given)."""
 
 
 class ConsentryError(Exception):
@@ -44,10 +77,56 @@ class ServiceFailed(ConsentryError):
 class RejectedInput(ConsentryError):
     """The service refused the input; ``errors`` lists what is wrong, by line and field."""
 
-    def __init__(self, message: str, errors: list[dict[str, Any]], status: int) -> None:
+    def __init__(
+        self, message: str, errors: list[dict[str, Any]], status: int, detail: Any | None = None
+    ) -> None:
         super().__init__(message)
         self.errors = errors
         self.status = status
+        self.detail = detail
+
+
+class NotAuthorized(RejectedInput):
+    """401 or 403: no token, an unknown token, or one that may not do or see this."""
+
+
+class LimitExceeded(RejectedInput):
+    """413 or 429: over one of the platform's limits (the message names it)."""
+
+    def __init__(
+        self,
+        message: str,
+        errors: list[dict[str, Any]],
+        status: int,
+        detail: Any | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, errors, status, detail)
+        self.retry_after = retry_after
+
+
+def credentials_path() -> Path:
+    """Where ``consentry up`` wrote the credentials: ``$CONSENTRY_DATA_DIR/credentials.env``, or
+    ``.consentry/credentials.env`` (its default data directory) in the current directory."""
+    return Path(os.environ.get("CONSENTRY_DATA_DIR") or ".consentry") / "credentials.env"
+
+
+def resolve_token(token: str | None = None) -> str | None:
+    """The bearer token to use: ``token``, else ``CONSENTRY_TOKEN``, else the credentials file's
+    ``CONSENTRY_TOKEN``; ``None`` when there is none (fine against services without a token file)."""
+    if token:
+        return token
+    if env := os.environ.get("CONSENTRY_TOKEN"):
+        return env
+    try:
+        text = credentials_path().read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        name, sep, value = line.strip().partition("=")
+        if sep and name.strip() == "CONSENTRY_TOKEN" and value.strip():
+            return value.strip().strip("'\"")
+    return None
 
 
 @dataclass(frozen=True)
@@ -68,9 +147,19 @@ class Urls:
 class ConsentryClient:
     """Synchronous client. Use as a context manager or call :meth:`close`."""
 
-    def __init__(self, urls: Urls | None = None, *, timeout: float = 600.0) -> None:
+    def __init__(
+        self,
+        urls: Urls | None = None,
+        *,
+        timeout: float = 600.0,
+        token: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.urls = urls or Urls()
-        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0))
+        self.token = resolve_token(token)
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=5.0), headers=_auth(self.token), transport=transport
+        )
 
     def __enter__(self) -> ConsentryClient:
         return self
@@ -91,42 +180,74 @@ class ConsentryClient:
 
     def submit(
         self,
-        path: Path,
+        source: ManifestSource,
         *,
         platform: str | None = None,
         purpose: str | None = None,
         format: str | None = None,
         territory: str | None = None,
         columns: dict[str, str] | None = None,
+        header: Mapping[str, Any] | None = None,
+        filename: str | None = None,
         on_bytes: Callable[[int], None] | None = None,
+        resumable: bool | None = None,
     ) -> dict[str, Any]:
-        """Stream a manifest file to ingest; returns the manifest id and item count."""
-        params = {
-            k: v
-            for k, v in {
-                "platform": platform,
-                "purpose": purpose,
-                "format": format,
-                "filename": path.name,
-                "territory": territory,
-                "columns": json.dumps(columns) if columns else None,
-            }.items()
-            if v
-        }
-        return self._send(
-            "POST",
-            f"{self.urls.ingest}/manifests",
-            params=params,
-            content=_read_chunks(path, on_bytes),
-        )
+        """Upload a manifest to ingest; returns what ingest accepted (``manifest_id``, ``items``,
+        ``platform``, ``purpose``...). ``resumable`` forces (or forbids) an upload session;
+        by default files of :data:`RESUMABLE_BYTES` or more use one."""
+        upload = _Upload.of(source, header=header, filename=filename, resumable=resumable)
+        params = _submit_params(platform, purpose, format, territory, columns, upload.filename)
+        if not upload.resumable:
+            return self._send(
+                "POST", f"{self.urls.ingest}/manifests", params=params, content=upload.chunks(on_bytes)
+            )
+        return self._submit_resumable(upload, params, on_bytes)
+
+    def _submit_resumable(
+        self, upload: _Upload, params: dict[str, str], on_bytes: Callable[[int], None] | None
+    ) -> dict[str, Any]:
+        base = f"{self.urls.ingest}/uploads"
+        session = self._send("POST", base, params={**params, "total": str(upload.size)})
+        url = f"{base}/{session['upload_id']}"
+        offset, failures = 0, 0
+        while offset < upload.size:
+            piece = upload.read_at(offset, _SESSION_CHUNK)
+            try:
+                state = self._send(
+                    "PUT", url, content=piece, headers=_content_range(offset, piece, upload.size)
+                )
+                offset, failures = int(state["offset"]), 0
+                if on_bytes:
+                    on_bytes(len(piece))
+            except (ServiceFailed, ServiceUnavailable) as error:
+                failures += 1
+                if failures > _RESUME_ATTEMPTS:
+                    raise ServiceFailed(f"upload kept failing at byte {offset}: {error}") from None
+                time.sleep(min(0.2 * 2**failures, 5.0))
+                offset = self._committed(url, offset)
+            except RejectedInput as error:
+                if error.status != 409:
+                    raise
+                offset = int(error.detail.get("offset", offset)) if isinstance(error.detail, dict) else offset
+        return self._send("POST", f"{url}/finish")
+
+    def _committed(self, url: str, fallback: int) -> int:
+        try:
+            return int(self._send("GET", url)["offset"])
+        except (ServiceFailed, ServiceUnavailable):
+            return fallback
 
     # -- ledger --------------------------------------------------------------------------------
 
+    def status(self, manifest_id: str) -> dict[str, Any]:
+        """How far a manifest is: ``{"manifest_id", "ledgered"}`` (entries in the ledger so far)."""
+        return self._send("GET", f"{self.urls.ledger}/manifests/{_path(manifest_id)}/status")
+
     def ledgered(self, manifest_id: str) -> int:
-        return int(self._send("GET", f"{self.urls.ledger}/manifests/{manifest_id}/status")["ledgered"])
+        return int(self.status(manifest_id)["ledgered"])
 
     def report(self, manifest_id: str) -> dict[str, Any]:
-        return self._send("GET", f"{self.urls.ledger}/manifests/{manifest_id}/report")
+        return self._send("GET", f"{self.urls.ledger}/manifests/{_path(manifest_id)}/report")
 
     def wait(
         self,
@@ -206,21 +327,7 @@ class ConsentryClient:
             raise ServiceUnavailable(f"cannot reach {url}: {error} (is `consentry up` running?)") from None
         except httpx.HTTPError as error:
             raise ServiceFailed(f"{method} {url}: {error}") from None
-        if response.status_code >= 500:
-            raise ServiceFailed(f"{method} {url}: HTTP {response.status_code}: {response.text[:500]}")
-        if response.status_code >= 400:
-            detail: Any = None
-            try:
-                detail = response.json().get("detail")
-            except ValueError:
-                detail = response.text
-            if isinstance(detail, dict):
-                raise RejectedInput(
-                    str(detail.get("message", "rejected")),
-                    list(detail.get("errors", [])),
-                    response.status_code,
-                )
-            raise RejectedInput(str(detail), [], response.status_code)
+        _raise_for(response, method, url)
         return response.content
 
     def _text(self, method: str, url: str, **kwargs: Any) -> str:
@@ -239,3 +346,278 @@ def _read_chunks(path: Path, on_bytes: Callable[[int], None] | None = None) -> I
             if on_bytes:
                 on_bytes(len(chunk))
             yield chunk
+
+
+class AsyncConsentryClient:
+    """The asynchronous face: the manifest operations (submit, status, wait, report) on
+    ``httpx.AsyncClient``, with the same arguments, results and errors as :class:`ConsentryClient`.
+    Use as ``async with`` or call :meth:`aclose`."""
+
+    def __init__(
+        self,
+        urls: Urls | None = None,
+        *,
+        timeout: float = 600.0,
+        token: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.urls = urls or Urls()
+        self.token = resolve_token(token)
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=5.0), headers=_auth(self.token), transport=transport
+        )
+
+    async def __aenter__(self) -> AsyncConsentryClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def submit(
+        self,
+        source: ManifestSource,
+        *,
+        platform: str | None = None,
+        purpose: str | None = None,
+        format: str | None = None,
+        territory: str | None = None,
+        columns: dict[str, str] | None = None,
+        header: Mapping[str, Any] | None = None,
+        filename: str | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+        resumable: bool | None = None,
+    ) -> dict[str, Any]:
+        """See :meth:`ConsentryClient.submit`."""
+        upload = _Upload.of(source, header=header, filename=filename, resumable=resumable)
+        params = _submit_params(platform, purpose, format, territory, columns, upload.filename)
+        if not upload.resumable:
+            return await self._send(
+                "POST", f"{self.urls.ingest}/manifests", params=params, content=upload.achunks(on_bytes)
+            )
+        base = f"{self.urls.ingest}/uploads"
+        session = await self._send("POST", base, params={**params, "total": str(upload.size)})
+        url = f"{base}/{session['upload_id']}"
+        offset, failures = 0, 0
+        while offset < upload.size:
+            piece = await asyncio.to_thread(upload.read_at, offset, _SESSION_CHUNK)
+            try:
+                state = await self._send(
+                    "PUT", url, content=piece, headers=_content_range(offset, piece, upload.size)
+                )
+                offset, failures = int(state["offset"]), 0
+                if on_bytes:
+                    on_bytes(len(piece))
+            except (ServiceFailed, ServiceUnavailable) as error:
+                failures += 1
+                if failures > _RESUME_ATTEMPTS:
+                    raise ServiceFailed(f"upload kept failing at byte {offset}: {error}") from None
+                await asyncio.sleep(min(0.2 * 2**failures, 5.0))
+                with contextlib.suppress(ServiceFailed, ServiceUnavailable):
+                    offset = int((await self._send("GET", url))["offset"])
+            except RejectedInput as error:
+                if error.status != 409:
+                    raise
+                offset = int(error.detail.get("offset", offset)) if isinstance(error.detail, dict) else offset
+        return await self._send("POST", f"{url}/finish")
+
+    async def status(self, manifest_id: str) -> dict[str, Any]:
+        """See :meth:`ConsentryClient.status`."""
+        return await self._send("GET", f"{self.urls.ledger}/manifests/{_path(manifest_id)}/status")
+
+    async def ledgered(self, manifest_id: str) -> int:
+        return int((await self.status(manifest_id))["ledgered"])
+
+    async def report(self, manifest_id: str) -> dict[str, Any]:
+        return await self._send("GET", f"{self.urls.ledger}/manifests/{_path(manifest_id)}/report")
+
+    async def wait(
+        self,
+        manifest_id: str,
+        items: int,
+        *,
+        timeout: float = 3600.0,  # noqa: ASYNC109 - the same signature as the sync face's
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Poll until ``items`` entries of the manifest are in the ledger; returns the count."""
+        deadline = time.monotonic() + timeout
+        delay = 0.1
+        while True:
+            done = await self.ledgered(manifest_id)
+            if on_progress:
+                on_progress(done)
+            if done >= items:
+                return done
+            if time.monotonic() > deadline:
+                raise ConsentryError(f"timed out: {done} of {items} items ledgered")
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = await self._http.request(method, url, **kwargs)
+        except httpx.ConnectError as error:
+            raise ServiceUnavailable(f"cannot reach {url}: {error} (is `consentry up` running?)") from None
+        except httpx.HTTPError as error:
+            raise ServiceFailed(f"{method} {url}: {error or type(error).__name__}") from None
+        _raise_for(response, method, url)
+        result = response.json()
+        if not isinstance(result, dict):
+            raise ServiceFailed(f"{method} {url}: expected a JSON object")
+        return result
+
+
+# -- shared by both faces ------------------------------------------------------------------------
+
+
+def _auth(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _path(manifest_id: str) -> str:
+    """A manifest id as one path segment (ids hold ``%``-encoded platforms; keep them intact)."""
+    from urllib.parse import quote
+
+    return quote(manifest_id, safe=":@")
+
+
+def _submit_params(
+    platform: str | None,
+    purpose: str | None,
+    format: str | None,
+    territory: str | None,
+    columns: dict[str, str] | None,
+    filename: str | None,
+) -> dict[str, str]:
+    params = {
+        "platform": platform,
+        "purpose": purpose,
+        "format": format,
+        "filename": filename,
+        "territory": territory,
+        "columns": json.dumps(columns) if columns else None,
+    }
+    return {k: v for k, v in params.items() if v}
+
+
+def _content_range(offset: int, piece: bytes, total: int) -> dict[str, str]:
+    return {"Content-Range": f"bytes {offset}-{offset + len(piece) - 1}/{total}"}
+
+
+def _raise_for(response: httpx.Response, method: str, url: str) -> None:
+    """Turn an error response into the client's exceptions (see the module docstring)."""
+    status = response.status_code
+    if status < 400:
+        return
+    if status >= 500:
+        raise ServiceFailed(f"{method} {url}: HTTP {status}: {response.text[:500]}")
+    detail: Any = None
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = response.text
+    if isinstance(detail, dict):
+        message, errors = str(detail.get("message", "rejected")), list(detail.get("errors", []))
+    else:
+        message, errors = str(detail), []
+    if status in (401, 403):
+        hint = "" if status == 403 else " (pass --token, set CONSENTRY_TOKEN, or run `consentry up` here)"
+        raise NotAuthorized(f"{message}{hint}", errors, status, detail)
+    if status in (413, 429):
+        retry = response.headers.get("retry-after")
+        retry_after = float(retry) if retry and retry.isdigit() else None
+        raise LimitExceeded(message, errors, status, detail, retry_after)
+    raise RejectedInput(message, errors, status, detail)
+
+
+@dataclass
+class _Upload:
+    """One manifest to send, whatever it came as."""
+
+    filename: str | None
+    size: int
+    resumable: bool
+    path: Path | None = None
+    stream: IO[bytes] | None = None
+    items: Iterable[Mapping[str, Any]] | None = None
+    header: Mapping[str, Any] | None = None
+    origin: int = 0
+    """Where a stream's manifest starts (its position when it was handed over)."""
+
+    @classmethod
+    def of(
+        cls,
+        source: ManifestSource,
+        *,
+        header: Mapping[str, Any] | None,
+        filename: str | None,
+        resumable: bool | None,
+    ) -> _Upload:
+        if isinstance(source, (str, Path)):
+            path = Path(source)
+            size = path.stat().st_size
+            use_session = size >= RESUMABLE_BYTES if resumable is None else resumable
+            return cls(filename or path.name, size, use_session and size > 0, path=path)
+        if isinstance(source, (io.IOBase, io.BufferedIOBase)) or hasattr(source, "read"):
+            stream: IO[bytes] = source  # type: ignore[assignment]
+            size, here = -1, 0
+            if resumable and stream.seekable():
+                here = stream.tell()
+                size = stream.seek(0, io.SEEK_END) - here
+                stream.seek(here)
+            name = filename or Path(str(getattr(stream, "name", "") or "")).name or None
+            return cls(name, size, bool(resumable) and size > 0, stream=stream, origin=here)
+        if resumable:
+            raise ConsentryError("items from an iterator cannot be resumed: write them to a file first")
+        return cls(filename or "items.jsonl", -1, False, items=source, header=header)
+
+    def chunks(self, on_bytes: Callable[[int], None] | None = None) -> Iterator[bytes]:
+        for chunk in self._pieces():
+            if on_bytes:
+                on_bytes(len(chunk))
+            yield chunk
+
+    async def achunks(self, on_bytes: Callable[[int], None] | None = None) -> AsyncIterator[bytes]:
+        pieces = self._pieces()
+        while (chunk := await asyncio.to_thread(next, pieces, b"")) != b"":
+            if on_bytes:
+                on_bytes(len(chunk))
+            yield chunk
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        """``size`` bytes from ``offset`` (of a file, or of a seekable stream from where it was)."""
+        if self.path is not None:
+            with self.path.open("rb") as source:
+                source.seek(offset)
+                return source.read(size)
+        assert self.stream is not None
+        self.stream.seek(self.origin + offset)
+        return self.stream.read(size)
+
+    def _pieces(self) -> Iterator[bytes]:
+        if self.path is not None:
+            yield from _read_chunks(self.path)
+        elif self.stream is not None:
+            while chunk := self.stream.read(_CHUNK):
+                yield chunk
+        else:
+            yield from _jsonl(self.items or (), self.header)
+
+
+def _jsonl(items: Iterable[Mapping[str, Any]], header: Mapping[str, Any] | None) -> Iterator[bytes]:
+    """Item dicts as JSONL, in pieces of about ``_CHUNK`` bytes (the header line first)."""
+    buffer: list[str] = []
+    size = 0
+    if header:
+        buffer.append(json.dumps({"manifest": dict(header)}, separators=(",", ":")) + "\n")
+    for item in items:
+        line = json.dumps(dict(item), separators=(",", ":"), ensure_ascii=False) + "\n"
+        buffer.append(line)
+        size += len(line)
+        if size >= _CHUNK:
+            yield "".join(buffer).encode("utf-8")
+            buffer, size = [], 0
+    if buffer:
+        yield "".join(buffer).encode("utf-8")
