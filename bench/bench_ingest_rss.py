@@ -114,9 +114,8 @@ def main() -> None:
             pid = ingest.process.pid
             baseline_peak, _ = memory_kib(pid)
             print(f"ingest peak RSS after start-up (reference): {baseline_peak / 1024:,.0f} MiB")
-            print(
-                f"{'items':>12} {'MB uploaded':>12} {'items/s':>10} {'peak RSS MiB':>13} {'RSS after MiB':>14}"
-            )
+            columns = ("items", "MB uploaded", "items/s", "peak RSS MiB", "RSS after MiB")
+            print(" ".join(f"{c:>{w}}" for c, w in zip(columns, (12, 12, 10, 13, 14), strict=True)))
             with httpx.Client(base_url=ingest.url, timeout=None) as client:
                 for size in sizes:
                     manifest_id = f"rss-{size}-{uuid.uuid4().hex[:6]}"
