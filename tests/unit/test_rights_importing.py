@@ -14,7 +14,7 @@ from consentry_rights.domain.importing import (
 )
 from consentry_shared.contracts.v1 import Deal, Reservation, Work
 
-RESERVATION = {
+RESERVATION: dict[str, object] = {
     "kind": "reservation",
     "id": "r1",
     "holder": "h",
@@ -22,7 +22,7 @@ RESERVATION = {
     "purposes": ["ai-training"],
     "from": "2024-01-01T00:00:00Z",
 }
-DEAL = {
+DEAL: dict[str, object] = {
     "kind": "deal",
     "id": "d1",
     "holder": "h",
