@@ -14,11 +14,15 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import ProgressColumn, Task
+from rich.text import Text
 
 from consentry.client import (
     ConsentryClient,
@@ -44,8 +48,15 @@ app = typer.Typer(
 )
 rights_app = typer.Typer(help="The registry of creators' rights.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The signed transparency log of decisions.", no_args_is_help=True)
+token_app = typer.Typer(
+    help="Bearer tokens for platforms, rights holders and administrators.", no_args_is_help=True
+)
 app.add_typer(rights_app, name="rights")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(token_app, name="token")
+
+SAMPLE_PLATFORM = "acme-ai"
+"""The platform the bundled sample manifest declares; `consentry up` issues it a token."""
 
 out = Console(soft_wrap=True)  # a long path or id must stay on one line for scripts and grep
 err = Console(stderr=True, soft_wrap=True)
@@ -66,6 +77,24 @@ def _client_errors(error: ConsentryError, source: str = "") -> None:
     if isinstance(error, (ServiceUnavailable, ServiceFailed)):
         _fail(EXIT_UNAVAILABLE, str(error))
     _fail(EXIT_UNAVAILABLE, str(error))
+
+
+@app.callback()
+def _global_options(
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="Bearer token for the services (default: $CONSENTRY_TOKEN, else CONSENTRY_TOKEN in "
+            "$CONSENTRY_DATA_DIR/credentials.env, which `consentry up` writes; .consentry by default)",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Consentry: training-data consent, checked item by item and recorded in a signed ledger."""
+    if token:
+        # Every command builds its client with the SDK's own token lookup, which reads this first.
+        os.environ["CONSENTRY_TOKEN"] = token
 
 
 # --- up -----------------------------------------------------------------------------------------
@@ -104,6 +133,7 @@ def up(
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    tokens = _ensure_credentials(data_dir)
     broker = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
@@ -134,7 +164,7 @@ def up(
             out.print(f"{service.name:>7}  {service.url}  (log: {service.log_path})", highlight=False)
         _write_endpoints(data_dir, bootstrap, supervisor)
         if with_sample:
-            _run_sample()
+            _run_sample(tokens)
         err.print("[green]ready[/] — Ctrl-C stops everything")
         supervisor.watch()
     except StartupFailed as failure:
@@ -155,15 +185,97 @@ def _write_endpoints(data_dir: Path, bootstrap: str, supervisor: Supervisor) -> 
     (data_dir / "endpoints.env").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _run_sample() -> None:
+def _tokens_file(data_dir: Path) -> Path:
+    """The token file the services read (the same rule as their settings)."""
+    configured = os.environ.get("CONSENTRY_TOKENS_FILE")
+    return Path(configured) if configured else data_dir / "tokens.jsonl"
+
+
+def _ensure_credentials(data_dir: Path) -> dict[str, str]:
+    """At the first start, issue an admin token and a token for the sample's platform, and write
+    them to ``DATA_DIR/credentials.env`` (0600), where the CLI and SDK look for a token. Later
+    starts keep the token file (only hashes: the tokens cannot be shown again) and reuse the
+    credentials file. Returns the credentials found (empty if the file was removed)."""
+    from consentry_shared.auth import Role, issue_token
+
+    tokens, credentials = _tokens_file(data_dir), data_dir / "credentials.env"
+    if not tokens.exists():
+        admin = issue_token(tokens, Role.ADMIN, "admin")
+        platform = issue_token(tokens, Role.PLATFORM, SAMPLE_PLATFORM)
+        lines = [
+            "# Written by `consentry up` at its first start; only hashes are in the token file, so",
+            "# these tokens are shown nowhere else. The CLI and SDK use CONSENTRY_TOKEN by default.",
+            f"CONSENTRY_TOKEN={admin}",
+            f"CONSENTRY_ADMIN_TOKEN={admin}",
+            f"CONSENTRY_PLATFORM={SAMPLE_PLATFORM}",
+            f"CONSENTRY_PLATFORM_TOKEN={platform}",
+        ]
+        fd = os.open(credentials, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as target:
+            target.write("\n".join(lines) + "\n")
+        os.chmod(credentials, 0o600)  # an existing file keeps its old mode through O_CREAT
+        err.print(f"issued an admin token and a token for platform {SAMPLE_PLATFORM}: {credentials}")
+    elif not credentials.exists():
+        err.print(
+            f"authentication is on ({tokens}) but there is no {credentials}: pass --token or set "
+            "CONSENTRY_TOKEN (`consentry token create` issues one)"
+        )
+        return {}
+    else:
+        err.print(f"credentials: {credentials}")
+    found = {}
+    for line in credentials.read_text(encoding="utf-8").splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not name.startswith("#"):
+            found[name.strip()] = value.strip()
+    return found
+
+
+def _run_sample(tokens: dict[str, str]) -> None:
     registry = SAMPLES / "registry.jsonl"
     manifest = SAMPLES / "manifest.jsonl"
-    with ConsentryClient() as client:
-        result = client.import_registry(registry)
-        err.print(f"imported {result['imported']} registry records from {registry}")
+    # The operator loads the registry; the platform submits its manifest with its own token.
+    with ConsentryClient(token=tokens.get("CONSENTRY_ADMIN_TOKEN")) as admin:
+        result = admin.import_registry(registry)
+    err.print(f"imported {result['imported']} registry records from {registry}")
+    with ConsentryClient(token=tokens.get("CONSENTRY_PLATFORM_TOKEN")) as client:
         accepted = client.submit(manifest)
         _wait_with_progress(client, accepted)
         _print_summary(client.report(accepted["manifest_id"]))
+
+
+# --- token --------------------------------------------------------------------------------------
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="platform, holder or admin")],
+    name: Annotated[
+        str, typer.Option(help="The platform's name (as its manifests carry it), the holder's id, or a label")
+    ],
+    data_dir: Annotated[Path, typer.Option(help="The data directory `consentry up` uses")] = Path(
+        ".consentry"
+    ),
+) -> None:
+    """Issue a bearer token and print it, once: only its hash is stored (in DATA_DIR/tokens.jsonl,
+    or CONSENTRY_TOKENS_FILE). The running services accept it at once."""
+    from consentry_shared.auth import Role, issue_token
+
+    try:
+        parsed = Role(role)
+    except ValueError:
+        _fail(EXIT_BAD_INPUT, f"--role must be platform, holder or admin, not {role!r}")
+    tokens = _tokens_file(data_dir.resolve())
+    if not tokens.exists():
+        err.print(
+            f"note: {tokens} did not exist; with it, the services now require a token from every caller"
+        )
+    try:
+        token = issue_token(tokens, parsed, name)
+    except ValueError as error:
+        _fail(EXIT_BAD_INPUT, str(error))
+    err.print(f"{parsed.value} token for {name!r} (shown once; store it now):", highlight=False)
+    sys.stdout.write(token + "\n")
 
 
 # --- rights -------------------------------------------------------------------------------------
@@ -209,6 +321,10 @@ def submit(
     territory: Annotated[
         str | None, typer.Option(help="ISO 3166 alpha-2 code where the data is used")
     ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option("--column", help="Parquet: FIELD=COLUMN, e.g. --column url=image_url (repeatable)"),
+    ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Show progress until every item is in the ledger, then a summary")
     ] = False,
@@ -220,12 +336,23 @@ def submit(
     ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the ledger")] = 3600.0,
 ) -> None:
-    """Upload a manifest to ingest; optionally wait for every verdict."""
+    """Upload a manifest to ingest; optionally wait for every verdict.
+
+    Large files go up in a resumable session: a dropped connection is resumed where the
+    service's committed offset says, so the manifest is sent once and keeps one id."""
+    columns = _column_mapping(column)
     with ConsentryClient() as client:
         try:
-            accepted = client.submit(
-                file, platform=platform, purpose=purpose, format=format, territory=territory
-            )
+            with _upload_progress(file.stat().st_size, quiet=as_json) as on_bytes:
+                accepted = client.submit(
+                    file,
+                    platform=platform,
+                    purpose=purpose,
+                    format=format,
+                    territory=territory,
+                    columns=columns,
+                    on_bytes=on_bytes,
+                )
         except ConsentryError as error:
             _client_errors(error, str(file))
         if not (wait or as_json or fail_on_violation):
@@ -260,10 +387,39 @@ def _column_mapping(pairs: list[str] | None) -> dict[str, str] | None:
     return mapping
 
 
+@contextmanager
+def _upload_progress(size: int, *, quiet: bool) -> Iterator[Callable[[int], None] | None]:
+    """A transfer bar for uploads big enough to watch (on a terminal)."""
+    if quiet or size < 8 * 1024 * 1024 or not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    with Progress(
+        TextColumn("uploading"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("upload", total=size)
+        yield lambda n: progress.advance(task, n)
+
+
 def _wait_with_progress(
     client: ConsentryClient, accepted: dict[str, Any], *, timeout: float = 3600.0, quiet: bool = False
 ) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    """Poll the ledger until every item has its entry, with a live bar: items ledgered of the
+    total, the rate, the time left."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     total = int(accepted["items"])
     progress = Progress(
@@ -271,6 +427,9 @@ def _wait_with_progress(
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
+        _ItemRateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
         TimeRemainingColumn(),
         console=err,
         transient=True,
@@ -284,6 +443,19 @@ def _wait_with_progress(
             timeout=timeout,
             on_progress=lambda done: progress.update(task, completed=done),
         )
+
+
+def _item_rate(speed: float | None) -> str:
+    if speed is None:
+        return "– items/s"
+    return f"{speed:,.0f} items/s" if speed >= 10 else f"{speed:.1f} items/s"
+
+
+class _ItemRateColumn(ProgressColumn):
+    """Items per second, from rich's own speed estimate over the recent updates."""
+
+    def render(self, task: Task) -> Text:
+        return Text(_item_rate(task.finished_speed or task.speed), style="progress.data.speed")
 
 
 def _json_report(accepted: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
@@ -334,13 +506,29 @@ def _print_summary(report: dict[str, Any], *, all_items_up_to: int = 50) -> None
 
 @app.command()
 def status(
+    manifest_id: Annotated[
+        str | None, typer.Argument(help="A manifest id: show how far it is instead of the services")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
-    """Summarise the three services: live, ready (broker, database, consumer) and their numbers.
+    """Summarise the three services: live, ready (broker, database, consumer) and their numbers;
+    or, given a MANIFEST_ID, how many of its items are in the ledger (a platform: its own only).
 
     Exits 0 when all three are ready, 4 otherwise.
     """
     from consentry.client import Urls
+
+    if manifest_id is not None:
+        with ConsentryClient() as client:
+            try:
+                state = client.status(manifest_id)
+            except ConsentryError as error:
+                _client_errors(error)
+        if as_json:
+            sys.stdout.write(json.dumps(state, indent=2) + "\n")
+        else:
+            out.print(f"manifest {state['manifest_id']}: {state['ledgered']} ledger entries", highlight=False)
+        return
 
     urls = Urls()
     results: dict[str, Any] = {}

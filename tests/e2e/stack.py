@@ -47,6 +47,8 @@ def consentry_up(
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("consentry up did not come up:\n" + _tail(data_dir))
             time.sleep(0.3)
+        client.close()  # the health checks need no token; everything else does
+        client = ConsentryClient(urls, timeout=120, token=credentials(data_dir)["CONSENTRY_TOKEN"])
         yield client, process
     finally:
         client.close()
@@ -58,6 +60,16 @@ def consentry_up(
                 process.kill()
                 process.wait()
         log.close()
+
+
+def credentials(data_dir: Path) -> dict[str, str]:
+    """What `consentry up` wrote to DATA_DIR/credentials.env at its first start."""
+    found = {}
+    for line in (data_dir / "credentials.env").read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not name.startswith("#"):
+            found[name] = value
+    return found
 
 
 def _tail(data_dir: Path) -> str:
@@ -87,4 +99,5 @@ def client_env(client: ConsentryClient) -> dict[str, str]:
         "CONSENTRY_INGEST_URL": client.urls.ingest,
         "CONSENTRY_RIGHTS_URL": client.urls.rights,
         "CONSENTRY_LEDGER_URL": client.urls.ledger,
+        "CONSENTRY_TOKEN": client.token or "",
     }
