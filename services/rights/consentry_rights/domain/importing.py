@@ -36,7 +36,7 @@ import io
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -83,8 +83,11 @@ class ImportLineError:
 
 @dataclass(frozen=True, slots=True)
 class ParsedImport:
+    """The valid records, the line each came from (``lines[i]`` for ``records[i]``), the errors."""
+
     records: list[RegistryRecord]
     errors: list[ImportLineError]
+    lines: list[int] = field(default_factory=list)
 
 
 def _valid_host(host: str) -> bool:
@@ -137,6 +140,7 @@ class _Collector:
 
     def __init__(self, max_errors: int, field_names: dict[str, str] | None = None) -> None:
         self.records: list[RegistryRecord] = []
+        self.lines: list[int] = []
         self.errors: list[ImportLineError] = []
         self._first_line: dict[tuple[str, str], int] = {}
         self._max_errors = max_errors
@@ -146,10 +150,10 @@ class _Collector:
     def full(self) -> bool:
         return len(self.errors) >= self._max_errors
 
-    def error(self, line: int, field: str | None, message: str) -> None:
-        if field is not None:
-            field = self._field_names.get(field, field)
-        self.errors.append(ImportLineError(line, field, message))
+    def error(self, line: int, name: str | None, message: str) -> None:
+        if name is not None:
+            name = self._field_names.get(name, name)
+        self.errors.append(ImportLineError(line, name, message))
 
     def add(self, number: int, data: Any) -> None:
         if not isinstance(data, dict):
@@ -168,8 +172,8 @@ class _Collector:
                 self.error(number, ".".join(loc) or None, problem["msg"])
             return
         problems = scope_problems(record)
-        for field, message in problems:
-            self.error(number, field, message)
+        for name, message in problems:
+            self.error(number, name, message)
         if problems:
             return
         key = (record.kind, record.id)
@@ -178,9 +182,10 @@ class _Collector:
             return
         self._first_line[key] = number
         self.records.append(record)
+        self.lines.append(number)
 
     def result(self) -> ParsedImport:
-        return ParsedImport(self.records, self.errors[: self._max_errors])
+        return ParsedImport(self.records, self.errors[: self._max_errors], self.lines)
 
 
 def parse_registry_jsonl(lines: Iterable[bytes], *, max_errors: int = 100) -> ParsedImport:
