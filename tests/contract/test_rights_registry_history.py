@@ -223,3 +223,19 @@ async def test_a_registry_stored_before_versions_were_kept_gets_its_history(stor
     await store.initialise()
     assert [v.record for v in await store.history("work", "w1")] == [work(1)]
     assert keyed((await store.snapshot(1))[1]) == {("work", "w1"): work(1), ("work", "w2"): work(2)}
+
+
+async def test_listing_by_id_prefix_treats_like_wildcards_literally(store: RegistryStore) -> None:
+    await store.upsert(
+        [reservation("robots.txt:https://a_b.example/"), reservation("robots.txt:https://axb.example/")]
+    )
+    await store.upsert(
+        [reservation("robots.txt:https://a_b.example/x/"), reservation("ai.txt:https://a_b.example/")]
+    )
+    rows = await store.records_page(
+        2, RecordQuery(id_prefix="robots.txt:https://a_b.example/"), after=None, limit=10
+    )
+    assert [rid for _, rid, _ in rows] == [
+        "robots.txt:https://a_b.example/",
+        "robots.txt:https://a_b.example/x/",
+    ]

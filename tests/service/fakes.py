@@ -80,7 +80,10 @@ class FakeRegistryStore(RegistryStore):
                 query.deal_licensee not in (None, r.licensee) or query.deal_holder not in (None, r.holder)
             ):
                 return False
-            return query.kind in (None, r.kind) and query.holder in (None, r.holder)
+            prefix = query.id_prefix or ""
+            return (
+                query.kind in (None, r.kind) and query.holder in (None, r.holder) and r.id.startswith(prefix)
+            )
 
         found = sorted(
             (key, r)

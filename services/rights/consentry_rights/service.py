@@ -10,6 +10,7 @@ which capture it came from (``@crawl`` / ``@fetch``).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -19,10 +20,15 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from consentry_rights.adapters.fetcher import SignalFetcher
-from consentry_rights.adapters.store import DecidedItem, RegistryStore
+from consentry_rights.adapters.store import DecidedItem, EvidenceFile, RecordQuery, RegistryStore
 from consentry_rights.domain import Decision, Policy, RegistryView, SignalCapture, decide
 from consentry_rights.domain.importing import RegistryRecord
 from consentry_rights.domain.revocation import redecide, selectors_of
+from consentry_rights.domain.signal_import import (
+    SignalImport,
+    record_id_prefix,
+    reservations_from_signal_file,
+)
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import (
     Deal,
@@ -98,10 +104,20 @@ class RightsService:
                 self._view = build_view(version, records)
                 log.info("registry version %d loaded (%d records)", version, len(self._view))
 
-    async def import_records(self, records: Sequence[RegistryRecord]) -> int:
+    async def import_records(
+        self,
+        records: Sequence[RegistryRecord],
+        *,
+        owner: str | None = None,
+        evidence: EvidenceFile | None = None,
+    ) -> int:
         """Store an import, load it, announce each change on ``rights.updates.v1``, and decide
-        again the earlier items it touches (see :meth:`reevaluate`)."""
-        version = await self._store.upsert(records)
+        again the earlier items it touches (see :meth:`reevaluate`).
+
+        ``owner`` and ``evidence`` go to :meth:`RegistryStore.upsert` (the store refuses, with
+        :class:`~consentry_rights.adapters.store.RecordOwnedElsewhere`, to let an owner replace
+        another holder's record)."""
+        version = await self._store.upsert(records, owner=owner, evidence=evidence)
         await self.refresh()
         now = utc_now()
         await self._publisher.publish(
@@ -118,6 +134,41 @@ class RightsService:
         )
         self.last_reevaluation = await self.reevaluate(records)
         return version
+
+    async def import_signal_file(
+        self, kind: str, body: bytes, *, origin: str, holder: str, owner: str | None
+    ) -> tuple[int, SignalImport, str]:
+        """Import an origin's signal file as reservations for ``holder``, keeping the file as
+        evidence; returns (registry version, what the file made, the file's SHA-256).
+
+        The reservations an earlier file of the same kind and origin made are handed to the
+        domain so it can keep or close them (see :mod:`consentry_rights.domain.signal_import`).
+        """
+        digest = hashlib.sha256(body).hexdigest()
+        at = utc_now()
+        previous = await self._current_with_prefix("reservation", record_id_prefix(kind, origin))
+        found = reservations_from_signal_file(
+            kind, body, origin=origin, holder=holder, evidence_sha256=digest, at=at, previous=previous
+        )
+        evidence = EvidenceFile(digest, kind, origin, body, at)
+        version = await self.import_records(found.records, owner=owner, evidence=evidence)
+        return version, found, digest
+
+    async def _current_with_prefix(self, kind: str, prefix: str) -> list[Reservation]:
+        """The current records of ``kind`` whose id starts with ``prefix`` (a range read)."""
+        version = await self._store.version()
+        query = RecordQuery(kind=kind, id_prefix=prefix)
+        found: list[Reservation] = []
+        after: tuple[str, str] | None = None
+        while page := await self._store.records_page(version, query, after=after, limit=500):
+            found += [Reservation.model_validate_json(body) for _, _, body in page]
+            after = page[-1][0], page[-1][1]
+        return found
+
+    async def missing_evidence(self, records: Sequence[RegistryRecord]) -> set[str]:
+        """The ``evidence_sha256`` values of ``records`` that name no stored file."""
+        wanted = {r.evidence_sha256 for r in records if r.evidence_sha256 is not None}
+        return {digest for digest in wanted if await self._store.evidence(digest) is None}
 
     async def decide_records(self, records: Sequence[InRecord]) -> int:
         """Decide every item of a consumed batch and publish the decisions; returns how many.

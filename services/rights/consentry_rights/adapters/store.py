@@ -108,10 +108,11 @@ class RecordQuery:
     ``deal_licensee`` / ``deal_holder`` restrict *deals* (only) to those of that licensee or
     holder: how the API shows a platform or a holder only the deals that concern them.
     ``valid_at`` keeps records in force at that moment (valid time); works have no validity and
-    always pass.
+    always pass. ``id_prefix`` keeps the ids that start with it.
     """
 
     kind: str | None = None
+    id_prefix: str | None = None
     holder: str | None = None
     deal_licensee: str | None = None
     deal_holder: str | None = None
@@ -504,6 +505,8 @@ class SqlRegistryStore(RegistryStore):
             conditions.append(h.kind == query.kind)
         if query.holder is not None:
             conditions.append(h.holder == query.holder)
+        if query.id_prefix is not None:
+            conditions.append(h.id.like(f"{_escape_like(query.id_prefix)}%", escape="\\"))
         if query.deal_licensee is not None:
             conditions.append(or_(h.kind != "deal", h.licensee == query.deal_licensee))
         if query.deal_holder is not None:
