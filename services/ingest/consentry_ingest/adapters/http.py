@@ -215,10 +215,15 @@ async def upload_chunk(
     return {"upload_id": session.id, "offset": session.offset, "total": session.total}
 
 
-@router.api_route(
+@router.head(
     "/uploads/{upload_id}",
-    methods=["GET", "HEAD"],
-    summary="The session's committed offset (header Upload-Offset; JSON body on GET)",
+    summary="The session's committed offset, in the Upload-Offset header",
+    responses={404: {"description": "No such session (or not yours)"}},
+    operation_id="upload_offset",
+)
+@router.get(
+    "/uploads/{upload_id}",
+    summary="The session's committed offset and declared total (also in the Upload-Offset header)",
     responses={404: {"description": "No such session (or not yours)"}},
 )
 async def upload_state(
