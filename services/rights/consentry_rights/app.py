@@ -13,11 +13,12 @@ from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.sdk.trace import TracerProvider
 
 from consentry_rights.adapters.fetcher import SignalFetcher
-from consentry_rights.adapters.http import router as http_router
+from consentry_rights.adapters.http import registry_router
 from consentry_rights.adapters.store import RegistryStore, SqlRegistryStore
 from consentry_rights.service import RightsService
 from consentry_rights.settings import RightsSettings
 from consentry_shared import topics
+from consentry_shared.auth import TokenBook
 from consentry_shared.contracts.v1 import DecisionEvent, RegistryChange
 from consentry_shared.kafka import KeyedBatchPublisher, in_records
 from consentry_shared.ops import asyncapi_router
@@ -33,6 +34,7 @@ class RightsComponents:
     service: RightsService
     subscriber: Any
     fetcher: SignalFetcher | None = None
+    tokens: TokenBook | None = None
 
 
 def build(
@@ -82,7 +84,9 @@ def build(
         schema=RegistryChange,
         description="Every registry record created or replaced by an import.",
     )
-    return RightsComponents(settings, broker, store, publisher, service, subscriber, fetcher)
+    return RightsComponents(
+        settings, broker, store, publisher, service, subscriber, fetcher, tokens=settings.token_book()
+    )
 
 
 def _ops(components: RightsComponents) -> APIRouter:
@@ -123,7 +127,7 @@ def create_app(
 
     app = FastAPI(title="Consentry rights", version="1", lifespan=lifespan)
     app.state.components = components
-    app.include_router(http_router)
+    app.include_router(registry_router(components.tokens or components.settings.token_book()))
     app.include_router(_ops(components))
     app.include_router(asyncapi_router(components.broker, "Consentry rights"))
     return app

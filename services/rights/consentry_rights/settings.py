@@ -29,6 +29,9 @@ class RightsSettings(ServiceSettings):
     batch_timeout_ms: int = 50
     partitions: int = 6
     max_import_bytes: int = 256 * 1024 * 1024
+    max_signal_file_bytes: int = Field(
+        default=8 * 1024 * 1024, description="Largest robots.txt, ai.txt or tdmrep.json accepted for import"
+    )
     fetch_signals: bool = Field(
         default=False,
         description="Also fetch each item's signals now (its origin's tdmrep.json, robots.txt, ai.txt "
