@@ -6,6 +6,7 @@ Exit codes (all commands):
   2  bad input or usage: the message names the file, line and field
   3  ``submit --fail-on-violation``: at least one item is a violation
   4  a service could not be reached or failed
+  5  ``audit replay``: nothing differs, but some entries could not be replayed
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rich.console import Console
 from rich.progress import ProgressColumn, Task
 from rich.text import Text
 
+from consentry.audit import audit_app, ledger_rebuild
 from consentry.client import (
     ConsentryClient,
     ConsentryError,
@@ -1011,6 +1013,10 @@ def ledger_verify(
 
 # The issue and the docs name it `consentry witness`: an auditor's command more than a ledger's.
 app.command("witness", help="Witness a log (the same as `consentry ledger witness`).")(ledger_witness)
+
+# The two replays (consentry/audit.py): re-deciding every entry, and rebuilding the database.
+app.add_typer(audit_app, name="audit")
+ledger_app.command("rebuild")(ledger_rebuild)
 
 
 def main() -> None:
