@@ -119,6 +119,7 @@ def _record_json(record: RegistryRecord) -> dict[str, Any]:
 def registry_router(book: TokenBook) -> APIRouter:  # noqa: PLR0915 - one closure per endpoint, sharing the book
     """The registry endpoints, authenticated against ``book``."""
     router = APIRouter(tags=["registry"])
+    # Used as parameter defaults, not in Annotated: postponed annotations cannot see these locals.
     writer = require(book, Role.HOLDER)  # admins always pass
     reader = require(book)  # any valid token
 
@@ -141,10 +142,10 @@ def registry_router(book: TokenBook) -> APIRouter:  # noqa: PLR0915 - one closur
     )
     async def import_registry(
         request: Request,
-        principal: Annotated[Principal, writer],
         import_format: Annotated[
             Literal["jsonl", "csv"] | None, Query(alias="format", description="Default: from Content-Type")
         ] = None,
+        principal: Principal = writer,
     ) -> ImportResult:
         components = _components(request)
         body = await _read_body(request, components.settings.max_import_bytes)
@@ -195,12 +196,12 @@ def registry_router(book: TokenBook) -> APIRouter:  # noqa: PLR0915 - one closur
     )
     async def import_signals(
         request: Request,
-        principal: Annotated[Principal, writer],
         origin: Annotated[str, Query(description="scheme://host[:port] the file was served from")],
         kind: Annotated[Literal["robots.txt", "ai.txt", "tdmrep.json"], Query(description="Which file")],
         holder: Annotated[
             str | None, Query(description="Admins: the holder, if the origin is unregistered")
         ] = None,
+        principal: Principal = writer,
     ) -> SignalImportResult:
         components = _components(request)
         try:
@@ -275,12 +276,12 @@ def registry_router(book: TokenBook) -> APIRouter:  # noqa: PLR0915 - one closur
     )
     async def list_records(
         request: Request,
-        principal: Annotated[Principal, reader],
         kind: Literal["reservation", "deal", "work"] | None = None,
         holder: str | None = None,
         as_of_version: Annotated[int | None, Query(ge=0)] = None,
         as_of: Annotated[datetime | None, Query(description="RFC 3339 with a zone")] = None,
         valid_at: Annotated[datetime | None, Query(description="RFC 3339 with a zone")] = None,
+        principal: Principal = reader,
     ) -> StreamingResponse:
         store = _components(request).store
         for name, moment in (("as_of", as_of), ("valid_at", valid_at)):
@@ -328,7 +329,7 @@ def registry_router(book: TokenBook) -> APIRouter:  # noqa: PLR0915 - one closur
         request: Request,
         kind: Literal["reservation", "deal", "work"],
         record_id: str,
-        principal: Annotated[Principal, reader],
+        principal: Principal = reader,
     ) -> RecordHistory:
         versions = await _components(request).store.history(kind, record_id)
         role, name = principal.role.value, principal.name
