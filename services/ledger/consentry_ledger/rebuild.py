@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from consentry_ledger.adapters.store import LedgerStore
 from consentry_ledger.domain.rebuild import LogRebuilder, RebuildRefused, chunk_plan
@@ -81,6 +82,9 @@ async def read_entries_topic(
         RebuildRefused: a record has no index key.
         TimeoutError: the broker stopped answering for 30 s.
     """
+    numbers = await _partitions(bootstrap_servers, topic, client_options or {})
+    if not numbers:
+        raise RebuildInputError(f"topic {topic} does not exist on {bootstrap_servers}")
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         enable_auto_commit=False,
@@ -90,11 +94,7 @@ async def read_entries_topic(
     )
     await consumer.start()
     try:
-        await consumer.topics()  # fetch the metadata
-        numbers = consumer.partitions_for_topic(topic)
-        if not numbers:
-            raise RebuildInputError(f"topic {topic} does not exist on {bootstrap_servers}")
-        partitions = [TopicPartition(topic, number) for number in sorted(numbers)]
+        partitions = [TopicPartition(topic, number) for number in numbers]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
@@ -124,6 +124,17 @@ async def read_entries_topic(
             yield heads[first].popleft()
     finally:
         await consumer.stop()
+
+
+async def _partitions(bootstrap_servers: str, topic: str, client_options: dict[str, Any]) -> list[int]:
+    """The partition numbers of ``topic`` (none if it does not exist)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_options)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(int(p["partition"]) for d in described if not d["error_code"] for p in d["partitions"])
 
 
 def _record(record: ConsumerRecord[Any, Any]) -> TopicRecord:
