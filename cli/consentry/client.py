@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeAlias
+from urllib.parse import quote
 
 import httpx
 
@@ -172,9 +173,66 @@ class ConsentryClient:
 
     # -- rights --------------------------------------------------------------------------------
 
-    def import_registry(self, path: Path) -> dict[str, Any]:
-        """Bulk-load registry records from a JSONL file into the rights service."""
-        return self._send("POST", f"{self.urls.rights}/registry/import", content=_read_chunks(path))
+    def import_registry(self, path: Path, *, csv: bool | None = None) -> dict[str, Any]:
+        """Bulk-load registry records from a JSONL or CSV file into the rights service (CSV when
+        ``csv`` is true, or by default when the file name ends in ``.csv``)."""
+        as_csv = path.suffix.lower() == ".csv" if csv is None else csv
+        return self._send(
+            "POST",
+            f"{self.urls.rights}/registry/import",
+            params={"format": "csv" if as_csv else "jsonl"},
+            content=_read_chunks(path),
+        )
+
+    def import_signals(
+        self, path: Path, *, origin: str, kind: str, holder: str | None = None
+    ) -> dict[str, Any]:
+        """Import an origin's ``robots.txt``, ``ai.txt`` or ``tdmrep.json`` (``kind``) as
+        reservations; the file is kept as evidence. ``holder`` is for admins, when the origin is
+        not registered to one."""
+        params = {"origin": origin, "kind": kind} | ({"holder": holder} if holder else {})
+        return self._send(
+            "POST", f"{self.urls.rights}/registry/signals", params=params, content=path.read_bytes()
+        )
+
+    def register_origin(self, origin: str, holder: str) -> dict[str, Any]:
+        """Register ``origin`` to ``holder`` (an admin token), who may then import its signal files."""
+        return self._send(
+            "POST", f"{self.urls.rights}/registry/origins", json={"origin": origin, "holder": holder}
+        )
+
+    def registry_lines(
+        self,
+        *,
+        kind: str | None = None,
+        holder: str | None = None,
+        as_of_version: int | None = None,
+        as_of: str | None = None,
+        valid_at: str | None = None,
+    ) -> tuple[int, Iterator[str]]:
+        """The registry as JSONL lines (each one record, as an import line) and the version they
+        make up: now, or as of a registry version or a recorded time (RFC 3339)."""
+        wanted = {
+            "kind": kind,
+            "holder": holder,
+            "as_of_version": as_of_version,
+            "as_of": as_of,
+            "valid_at": valid_at,
+        }
+        url = f"{self.urls.rights}/registry/records"
+        try:
+            response = self._http.get(url, params={k: v for k, v in wanted.items() if v is not None})
+        except httpx.ConnectError as error:
+            raise ServiceUnavailable(f"cannot reach {url}: {error} (is `consentry up` running?)") from None
+        except httpx.HTTPError as error:
+            raise ServiceFailed(f"GET {url}: {error}") from None
+        _raise_for(response, "GET", url)
+        version = int(response.headers.get("x-registry-version", "0"))
+        return version, (line for line in response.text.splitlines() if line)
+
+    def record_history(self, kind: str, record_id: str) -> dict[str, Any]:
+        """One registry record with every version it has had."""
+        return self._send("GET", f"{self.urls.rights}/registry/records/{kind}/{quote(record_id, safe='')}")
 
     # -- ingest --------------------------------------------------------------------------------
 
