@@ -126,6 +126,9 @@ class RightsRegistry:
             raise ServiceFailed(
                 f"GET {url}?as_of_version={version}: HTTP {response.status_code}: {response.text[:300]}"
             )
+        stated = response.headers.get("X-Registry-Version")
+        if stated is not None and stated != str(version):
+            raise ServiceFailed(f"GET {url}?as_of_version={version} answered registry version {stated}")
         self.fetched.append(version)
         return _view_of(response.content.split(b"\n"), version, f"{url}?as_of_version={version}")
 
