@@ -33,6 +33,7 @@ from consentry_ingest.domain import (
     manifest_id_for,
     to_event,
 )
+from consentry_ingest.domain.id_index import IdIndex, id_digest
 from consentry_shared.contracts.v1 import ItemEvent, Purpose
 
 SUBMITTED_AT = datetime(2025, 1, 1, tzinfo=UTC)
@@ -153,16 +154,22 @@ def main() -> None:
             f"{reference / rate:5.1f}x json.loads"
         )
 
-    # The one structure that grows with the manifest: digest of each id -> first line.
-    gc.collect()
-    tracemalloc.start()
-    index: dict[int, int] = {}
-    for n in range(args.items):
-        digest = hashlib.blake2b(f"item-{n:08d}".encode(), digest_size=8).digest()
-        index[int.from_bytes(digest, "little")] = n + 1_000
-    size, _ = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(f"duplicate-id index: {size / args.items:.0f} bytes/item ({size / 1e6:.1f} MB)")
+    # The one structure that grows with the manifest: digest of each id -> first line. The
+    # IdIndex the parsers use, and a plain dict of the same entries as the reference.
+    for label, make in (("IdIndex", IdIndex), ("dict[int, int] (reference)", dict)):
+        gc.collect()
+        tracemalloc.start()
+        table = make()
+        for n in range(args.items):
+            digest = id_digest(f"item-{n:08d}")
+            if isinstance(table, IdIndex):
+                table.first_seen(digest, n + 1_000)
+            else:
+                table[digest] = n + 1_000
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        del table
+        print(f"duplicate-id index, {label}: peak {peak / args.items:.0f} bytes/item ({peak / 1e6:.1f} MB)")
 
 
 if __name__ == "__main__":

@@ -32,11 +32,9 @@ Memory is bounded by :data:`MAX_LINE_BYTES` (the longest line or CSV record kept
 is skipped and reported, never buffered) plus the output of one :meth:`ManifestParser.feed`
 call (proportional to the chunk given) plus the duplicate-id index, the one thing that grows
 with the manifest: the 64-bit BLAKE2b digest of each id and the line where it was first seen,
-in a ``dict[int, int]``. That costs about 120 bytes per item on CPython 3.11 (measured by
-``bench/bench_parse.py``): 24 MB for 200k items, 1.2 GB for 10 million. Manifests far larger
-than that should be split, or the index replaced by a compact open-addressing table (about 32
-bytes per item). Two different ids whose digests collide are reported as duplicates: with
-64-bit digests the chance is about ``n**2 / 2**65`` (3e-6 at 10 million items).
+in a compact table of 16 to 32 bytes per item (:mod:`consentry_ingest.domain.id_index`; about
+200 MB at ten million items). Two different ids whose digests collide are reported as
+duplicates: with 64-bit digests the chance is about ``n**2 / 2**65`` (3e-6 at 10 million items).
 
 This module decides nothing about what a bad line means for the manifest: that policy is in
 :mod:`consentry_ingest.domain.policy`.
@@ -60,6 +58,7 @@ from pydantic_core import Url
 from consentry_shared.contracts.v1 import CrawlEvidenceField, ManifestHeader
 
 from .errors import InvalidURLError, ParserClosedError, UnsupportedFormatError
+from .id_index import IdIndex, id_digest
 
 __all__ = [
     "EVIDENCE_FIELDS",
@@ -350,11 +349,6 @@ def _json_type(value: object) -> str:
     return "an object"
 
 
-def _id_digest(item_id: str) -> int:
-    digest = hashlib.blake2b(item_id.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "little")
-
-
 def _check_digest(line: int, name: str, value: object, chars: int, errors: list[LineError]) -> str | None:
     if not isinstance(value, str):
         errors.append(LineError(line, name, f"{name} must be a string, got {_json_type(value)}"))
@@ -589,7 +583,7 @@ class ManifestParser:
         self._overflowing = False
         self._overflow_quotes = 0
         # digest of an item id -> the line where it was first seen
-        self._first_seen: dict[int, int] = {}
+        self._first_seen = IdIndex()
         # JSONL: whether a non-blank line was seen (the header must come first)
         self._seen_content = False
         # CSV: columns of the header row, or None before it; a bad header ends all reading
@@ -862,8 +856,8 @@ class ManifestParser:
             value = _check_unusual_id(line, value, errors)
             if value is None:
                 return None
-        first = self._first_seen.setdefault(_id_digest(value), line)
-        if first != line:
+        first = self._first_seen.first_seen(id_digest(value), line)
+        if first is not None:
             errors.append(LineError(line, "id", f"duplicate id {_quote(value)}, first seen on line {first}"))
             return None
         return value

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Final
 
 from consentry_ingest.domain.errors import InvalidURLError
+from consentry_ingest.domain.id_index import IdIndex, id_digest
 from consentry_ingest.domain.manifest import (
     _NO_STRINGS,
     MAX_ID_CHARS,
@@ -21,7 +22,6 @@ from consentry_ingest.domain.manifest import (
     _check_text,
     _check_unusual_id,
     _check_url,
-    _id_digest,
     _quote,
     normalise_url,
 )
@@ -50,7 +50,7 @@ class ItemChecker:
     def __init__(self, *, noun: str = "line", field_names: Mapping[str, str] | None = None) -> None:
         self._noun = noun
         self._names = dict(field_names or {})
-        self._first_seen: dict[int, int] = {}
+        self._first_seen = IdIndex()
 
     def item(
         self,
@@ -129,10 +129,9 @@ class ItemChecker:
             value = _check_unusual_id(line, value, errors)
             if value is None:
                 return None
-        seen = self._first_seen
-        before = len(seen)
-        first = seen.setdefault(_id_digest(value), line)
-        if len(seen) == before:  # not "first != line": two files of one manifest share line numbers
+        # "None" rather than "first != line": two files of one manifest share line numbers.
+        first = self._first_seen.first_seen(id_digest(value), line)
+        if first is not None:
             errors.append(
                 LineError(line, "id", f"duplicate id {_quote(value)}, first seen on {self._noun} {first}")
             )
