@@ -282,26 +282,165 @@ def token_create(
 
 # --- rights -------------------------------------------------------------------------------------
 
+SIGNAL_FILE_KINDS = ("robots.txt", "ai.txt", "tdmrep.json")
+
+
+def _signal_kind(path: Path, kind: str | None) -> str:
+    """The signal file's kind: ``--kind``, else its name (``.well-known/tdmrep.json`` too)."""
+    chosen = kind or path.name.lower()
+    if chosen not in SIGNAL_FILE_KINDS:
+        _fail(
+            EXIT_BAD_INPUT,
+            f"{path}: cannot tell which signal file this is from its name; "
+            f"pass --kind ({', '.join(SIGNAL_FILE_KINDS)})",
+        )
+    return chosen
+
 
 @rights_app.command("import")
 def rights_import(
     file: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
-            exists=True, dir_okay=False, help="Registry JSONL: reservation, deal and work records"
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+            help="Registry records: JSONL (one reservation, deal or work per line) or CSV (by a .csv "
+            "name or --format csv; columns as in the README)",
         ),
-    ],
+    ] = None,
+    signals: Annotated[
+        Path | None,
+        typer.Option(
+            "--signals",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+            help="An origin's robots.txt, ai.txt or tdmrep.json to import as reservations (kept as evidence)",
+        ),
+    ] = None,
+    origin: Annotated[
+        str | None, typer.Option(help="With --signals: the origin it was served from, https://host")
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="With --signals: robots.txt, ai.txt or tdmrep.json (default: the name)")
+    ] = None,
+    holder: Annotated[
+        str | None,
+        typer.Option(help="With --signals and an admin token: the holder, for an unregistered origin"),
+    ] = None,
+    format: Annotated[
+        str | None, typer.Option("--format", help="jsonl or csv (default: csv for a .csv file)")
+    ] = None,
 ) -> None:
-    """Bulk-load registry records into the running rights service (all or nothing)."""
+    """Bulk-load registry records, or an origin's signal file, into the rights service (all or nothing)."""
+    if (file is None) == (signals is None):
+        _fail(EXIT_BAD_INPUT, "give a registry FILE or --signals FILE (one of the two)")
+    if signals is not None:
+        if not origin:
+            _fail(EXIT_BAD_INPUT, "--signals needs --origin (the https://host the file came from)")
+        _rights_import_signals(signals, str(origin), _signal_kind(signals, kind), holder)
+        return
+    assert file is not None
+    if format not in (None, "jsonl", "csv"):
+        _fail(EXIT_BAD_INPUT, f"--format {format}: use jsonl or csv")
     with ConsentryClient() as client:
         try:
-            result = client.import_registry(file)
+            result = client.import_registry(file, csv=None if format is None else format == "csv")
         except ConsentryError as error:
             _client_errors(error, str(file))
     kinds = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in sorted(result["by_kind"].items()))
     out.print(
         f"imported {result['imported']} records ({kinds}); registry version {result['registry_version']}"
     )
+
+
+def _rights_import_signals(path: Path, origin: str, kind: str, holder: str | None) -> None:
+    with ConsentryClient() as client:
+        try:
+            result = client.import_signals(path, origin=origin, kind=kind, holder=holder)
+        except ConsentryError as error:
+            _client_errors(error, str(path))
+    out.print(
+        f"{kind} of {result['origin']} for {result['holder']}: {result['imported']} reservation(s); "
+        f"registry version {result['registry_version']}; evidence sha256 {result['evidence_sha256']}",
+        highlight=False,
+    )
+    for record_id in result["records"]:
+        out.print(f"  {record_id}", highlight=False)
+    for note in result["notes"]:
+        err.print(f"note: {note}", highlight=False)
+
+
+@rights_app.command("register-origin")
+def rights_register_origin(
+    origin: Annotated[str, typer.Argument(help="https://host (scheme, host and port only)")],
+    holder: Annotated[str, typer.Argument(help="The holder id it belongs to")],
+) -> None:
+    """Register an origin to a holder (admin token), who may then import its signal files."""
+    with ConsentryClient() as client:
+        try:
+            result = client.register_origin(origin, holder)
+        except ConsentryError as error:
+            _client_errors(error)
+    out.print(f"{result['origin']} is registered to {result['holder']}", highlight=False)
+
+
+@rights_app.command("list")
+def rights_list(
+    kind: Annotated[str | None, typer.Option(help="reservation, deal or work")] = None,
+    holder: Annotated[str | None, typer.Option(help="Only this holder's records")] = None,
+    as_of_version: Annotated[
+        int | None, typer.Option("--as-of-version", min=0, help="The registry as it stood after import N")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The registry as recorded at this time (RFC 3339)")
+    ] = None,
+    valid_at: Annotated[
+        str | None, typer.Option("--valid-at", help="Only records in force at this time (RFC 3339)")
+    ] = None,
+) -> None:
+    """Print the registry as JSONL (one record per line, as an import line); the version on stderr.
+
+    A platform token sees its own deals only; reservations and works are public.
+    """
+    with ConsentryClient() as client:
+        try:
+            version, lines = client.registry_lines(
+                kind=kind, holder=holder, as_of_version=as_of_version, as_of=as_of, valid_at=valid_at
+            )
+        except ConsentryError as error:
+            _client_errors(error)
+    count = 0
+    for line in lines:
+        sys.stdout.write(line + "\n")
+        count += 1
+    sys.stdout.flush()
+    err.print(f"registry version {version}: {count} record(s)", highlight=False)
+
+
+@rights_app.command("show")
+def rights_show(
+    kind: Annotated[str, typer.Argument(help="reservation, deal or work")],
+    record_id: Annotated[str, typer.Argument(metavar="ID", help="The record's id")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the history as JSON")] = False,
+) -> None:
+    """Show one record and its history: every version, when it was recorded, what replaced it."""
+    with ConsentryClient() as client:
+        try:
+            history = client.record_history(kind, record_id)
+        except ConsentryError as error:
+            _client_errors(error)
+    if as_json:
+        out.print_json(data=history)
+        return
+    state = "current" if history["current"] is not None else "no current version"
+    out.print(f"{kind} {record_id} ({state}, {len(history['versions'])} version(s))", highlight=False)
+    for version in history["versions"]:
+        until = version["superseded_in"]
+        span = f"v{version['registry_version']}" + (f"-v{until - 1}" if until else "-now")
+        out.print(f"  {span:<12} recorded {version['recorded_at']}", highlight=False)
+        out.print(f"    {json.dumps(version['record'], sort_keys=True)}", highlight=False)
 
 
 # --- submit -------------------------------------------------------------------------------------
