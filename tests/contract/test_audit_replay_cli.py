@@ -133,6 +133,10 @@ def test_the_registry_the_log_was_decided_with_replays_to_the_same_verdicts(
     assert (report["entries"], report["replayed"], report["agree"]) == (COUNT, COUNT, COUNT)
     assert report["differ"] == [] and report["not_replayed"] == []
     assert "used as is for every entry" in report["registry"]
+    # Entries carrying the item inputs verify like any other (schema, canonical form, hashes).
+    verified = CliRunner().invoke(cli_app, ["ledger", "verify", str(directory)])
+    assert verified.exit_code == 0, verified.output
+    assert f"OK: {COUNT} entries verified" in verified.stdout
 
 
 def test_a_registry_changed_since_reports_each_flipped_entry_with_both_sides(
