@@ -92,7 +92,7 @@ from consentry_shared.tlog.tiles import (
     tile_path,
     write_export,
 )
-from consentry_shared.tlog.verify import EntryCheck, VerifyReport, verify_export
+from consentry_shared.tlog.verify import EntryCheck, SplittableEntryCheck, VerifyReport, verify_export
 
 __all__ = [
     "ALG_COSIGNATURE_V1",
@@ -125,6 +125,7 @@ __all__ = [
     "ProofError",
     "SignedNote",
     "Signer",
+    "SplittableEntryCheck",
     "TileError",
     "TileHashReader",
     "TlogError",
