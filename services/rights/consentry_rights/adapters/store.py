@@ -331,6 +331,15 @@ def _history_row(record: RegistryRecord, body: str, version: int, now: datetime)
     }
 
 
+def _ids_by_kind(records: Sequence[RegistryRecord]) -> dict[str, list[str]]:
+    """Ids grouped by kind: ``kind = ? AND id IN (...)`` uses the primary key on both databases,
+    where a row-value ``(kind, id) IN (...)`` made PostgreSQL scan the table once per chunk."""
+    grouped: dict[str, list[str]] = {}
+    for record in records:
+        grouped.setdefault(record.kind, []).append(record.id)
+    return grouped
+
+
 def _as_of(version: int) -> Any:
     return and_(
         _history.c.registry_version <= version,
@@ -432,14 +441,16 @@ class SqlRegistryStore(RegistryStore):
                 chunk = records[start : start + _CHUNK]
                 bodies = [r.model_dump_json(by_alias=True, exclude_none=True) for r in chunk]
                 # Close the versions these replace before adding theirs.
-                await conn.execute(
-                    _history.update()
-                    .where(
-                        _history.c.superseded_in.is_(None),
-                        tuple_(_history.c.kind, _history.c.id).in_([(r.kind, r.id) for r in chunk]),
+                for kind, ids in _ids_by_kind(chunk).items():
+                    await conn.execute(
+                        _history.update()
+                        .where(
+                            _history.c.kind == kind,
+                            _history.c.id.in_(ids),
+                            _history.c.superseded_in.is_(None),
+                        )
+                        .values(superseded_in=version)
                     )
-                    .values(superseded_in=version)
-                )
                 await conn.execute(
                     _history.insert(),
                     [_history_row(r, body, version, now) for r, body in zip(chunk, bodies, strict=True)],
@@ -472,17 +483,17 @@ class SqlRegistryStore(RegistryStore):
     @staticmethod
     async def _check_owner(conn: AsyncConnection, records: Sequence[RegistryRecord], owner: str) -> None:
         for start in range(0, len(records), _CHUNK):
-            keys = [(r.kind, r.id) for r in records[start : start + _CHUNK]]
-            taken = (
-                await conn.execute(
-                    select(_record.c.kind, _record.c.id, _record.c.holder)
-                    .where(tuple_(_record.c.kind, _record.c.id).in_(keys), _record.c.holder != owner)
-                    .order_by(_record.c.kind, _record.c.id)
-                    .limit(1)
-                )
-            ).first()
-            if taken is not None:
-                raise RecordOwnedElsewhere(taken[0], taken[1], taken[2])
+            for kind, ids in _ids_by_kind(records[start : start + _CHUNK]).items():
+                taken = (
+                    await conn.execute(
+                        select(_record.c.id, _record.c.holder)
+                        .where(_record.c.kind == kind, _record.c.id.in_(ids), _record.c.holder != owner)
+                        .order_by(_record.c.id)
+                        .limit(1)
+                    )
+                ).first()
+                if taken is not None:
+                    raise RecordOwnedElsewhere(kind, taken[0], taken[1])
 
     async def _store_evidence(self, conn: AsyncConnection, evidence: EvidenceFile) -> None:
         insert: Any = (sqlite_insert if self._sqlite else pg_insert)(_evidence)
