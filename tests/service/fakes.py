@@ -15,7 +15,7 @@ from consentry_rights.adapters.store import (
 )
 from consentry_rights.domain.importing import RegistryRecord
 from consentry_rights.domain.revocation import Selectors
-from consentry_shared.contracts.v1 import Deal, utc_now
+from consentry_shared.contracts.v1 import Deal, Work, utc_now
 
 
 class FakeRegistryStore(RegistryStore):
@@ -65,17 +65,21 @@ class FakeRegistryStore(RegistryStore):
                 stored = current.get((record.kind, record.id))
                 if stored is not None and stored.holder != owner:
                     raise RecordOwnedElsewhere(record.kind, record.id, stored.holder)
+        if evidence is not None:
+            self._evidence.setdefault(evidence.sha256, evidence)
+        if not records:
+            return self._version
         self._version += 1
         now = utc_now()
         self._versions.extend((self._version, now, record) for record in records)
-        if evidence is not None:
-            self._evidence.setdefault(evidence.sha256, evidence)
         return self._version
 
     async def records_page(
         self, as_of_version: int, query: RecordQuery, *, after: tuple[str, str] | None, limit: int
     ) -> list[tuple[str, str, str]]:
         def wanted(r: RegistryRecord) -> bool:
+            if query.valid_at is not None and not _in_force(r, query.valid_at):
+                return False
             if isinstance(r, Deal) and (
                 query.deal_licensee not in (None, r.licensee) or query.deal_holder not in (None, r.holder)
             ):
@@ -128,3 +132,10 @@ class FakeRegistryStore(RegistryStore):
 
     async def close(self) -> None:
         return None
+
+
+def _in_force(record: RegistryRecord, at: datetime) -> bool:
+    if isinstance(record, Work):
+        return True
+    ends = [record.valid_until] + ([record.revoked_at] if isinstance(record, Deal) else [])
+    return record.valid_from <= at and all(end is None or end > at for end in ends)

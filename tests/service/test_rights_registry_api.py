@@ -207,6 +207,10 @@ async def test_listing_as_of_a_version_in_the_import_shape(api: Api) -> None:
     imported = {r["id"]: registry_record_adapter.validate_python(r) for r in first}
     assert {r["id"]: registry_record_adapter.validate_python(r) for r in then} == imported
     assert (await listed(api, "admin", as_of_version=0)) == (0, [])
+    assert (await listed(api, "admin", as_of="2000-01-01T00:00:00Z")) == (0, [])  # before any import
+    assert (await listed(api, "admin", as_of="2100-01-01T00:00:00+02:00"))[0] == 2
+    both = await api.get("/registry/records", "admin", as_of_version=1, as_of="2100-01-01T00:00:00Z")
+    assert both.status_code == 422
     assert (await api.get("/registry/records", "admin", as_of_version=3)).status_code == 404
 
     # Deals are shown to their parties only; reservations to everyone.

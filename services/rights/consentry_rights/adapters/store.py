@@ -155,7 +155,8 @@ class RegistryStore(abc.ABC):
 
         With ``owner``, raise :class:`RecordOwnedElsewhere` (storing nothing) if any of them
         would replace a record whose current holder is someone else. ``evidence`` is stored in
-        the same transaction.
+        the same transaction. No records: no new version (the current one is returned), the
+        evidence is still stored.
         """
 
     @abc.abstractmethod
@@ -430,6 +431,12 @@ class SqlRegistryStore(RegistryStore):
                 await conn.exec_driver_sql("LOCK TABLE rights_version IN EXCLUSIVE MODE")
             if owner is not None:
                 await self._check_owner(conn, records, owner)
+            if not records:
+                # Nothing changes: no new version (so every version has records, and version_at is
+                # exact), but a signal file that reserves nothing is still kept as evidence.
+                if evidence is not None:
+                    await self._store_evidence(conn, evidence)
+                return await self._current_version(conn)
             version = await self._current_version(conn) + 1
             await conn.execute(
                 _version.insert().values(version=version, recorded_at=now, records=len(records))
