@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from opentelemetry import trace
 from typer.testing import CliRunner
 
@@ -231,3 +233,24 @@ def test_consentry_ledger_rebuild_on_real_kafka(
     )
     assert wrong.exit_code == 2
     assert "not signed by" in " ".join(wrong.stderr.split())
+
+
+async def test_records_deleted_from_the_topic_are_named_not_mistaken_for_a_gap(
+    ledger: Ledger, signer: Signer, tmp_path: Path
+) -> None:
+    note, _, _ = await ledger.populate([30])
+    admin = AIOKafkaAdminClient(bootstrap_servers=ledger.bootstrap)
+    await admin.start()
+    try:  # what retention does to old records
+        await admin.delete_records({TopicPartition(ledger.topic, 1): RecordsToDelete(before_offset=2)})
+    finally:
+        await admin.close()
+    target = SqlLedgerStore.from_url(f"sqlite:///{tmp_path / 'rebuilt.db'}")
+    try:
+        with pytest.raises(
+            RebuildRefused, match=r"partition 1 of .* starts at offset 2: earlier records were deleted"
+        ):
+            await rebuild_from_topic(ledger.records, target, reference_note=note, signer=signer)
+        assert await target.latest_checkpoint() is None
+    finally:
+        await target.close()

@@ -79,7 +79,7 @@ async def read_entries_topic(
 
     Raises:
         RebuildInputError: the topic does not exist.
-        RebuildRefused: a record has no index key.
+        RebuildRefused: a record has no index key, or records were deleted from the topic.
         TimeoutError: the broker stopped answering for 30 s.
     """
     numbers = await _partitions(bootstrap_servers, topic, client_options or {})
@@ -97,6 +97,14 @@ async def read_entries_topic(
         partitions = [TopicPartition(topic, number) for number in numbers]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
+        starts: dict[TopicPartition, int] = await consumer.beginning_offsets(partitions)
+        for tp, first in starts.items():
+            if first > 0:
+                raise RebuildRefused(
+                    f"partition {tp.partition} of {topic} starts at offset {first}: earlier records were "
+                    "deleted (retention or compaction); the log can be read from this topic only if it "
+                    "keeps every record (retention.ms=-1)"
+                )
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
         heads: dict[TopicPartition, deque[TopicRecord]] = {tp: deque() for tp in partitions}
         done = {tp for tp in partitions if ends[tp] == 0}
