@@ -68,7 +68,8 @@ def audit_replay(
         typer.Option(
             "--rights-url",
             help="The rights service: each entry is replayed against the registry as of its own "
-            "version (GET /registry/records?as_of_version=N, each version fetched once)",
+            "version (GET /registry/records?as_of_version=N, each version fetched once); deals are "
+            "listed only to admins, their holder and their licensee",
         ),
     ] = None,
     token: Annotated[
@@ -178,7 +179,7 @@ async def _replay_topic(registry: Registry, policy: Policy, start: int) -> Repla
                 replayer.feed(record.index, record.leaf)
     except (RebuildInputError, RebuildRefused) as error:
         raise ReplayInputError(str(error)) from None
-    return replayer.report
+    return replayer.finish()
 
 
 def ledger_rebuild(

@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 _HTTP_CHUNK = 10_000
-_VIEWS_KEPT = 4
+_VIEWS_KEPT = 8
 
 
 class ReplayInputError(Exception):
@@ -76,6 +76,7 @@ class FileRegistry:
         except OSError as error:
             raise ReplayInputError(f"cannot read --registry {path}: {error}") from None
         self.path = path
+        self.fetched: list[int] = []  # nothing is fetched: the file is the registry
         self._view = _view_of(lines, 0, str(path))
         self.description = (
             f"{path} ({len(self._view)} records), used as is for every entry: entries are NOT "
@@ -87,9 +88,13 @@ class FileRegistry:
 
 
 class RightsRegistry:
-    """The registry as of each version, from the rights service; each version fetched once.
+    """The registry as of each version, from the rights service.
 
-    A few views are kept (entries come in index order, so their versions mostly rise).
+    The last few views are kept: entries come in index order, so their versions mostly rise and
+    each version is fetched once; a version needed again after several others is fetched again
+    (``fetched`` lists every fetch, and the report shows it). Deals are listed only to their
+    holder, their licensee and admins: use an admin token, or the platform's own token for a log
+    of its own decisions.
     """
 
     def __init__(self, url: str, *, token: str | None = None, timeout: float = 120.0) -> None:
@@ -250,6 +255,7 @@ class ReplayReport:
     agree: int = 0
     differ: list[ReplayedEntry] = field(default_factory=list)
     not_replayed: list[tuple[int, str]] = field(default_factory=list)
+    registry_fetches: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -262,6 +268,7 @@ class ReplayReport:
             "agree": self.agree,
             "differ": [_difference(found) for found in self.differ],
             "not_replayed": [{"index": index, "reason": reason} for index, reason in self.not_replayed],
+            "registry_versions_fetched": self.registry_fetches,
         }
 
 
@@ -327,6 +334,11 @@ class Replayer:
     def run(self, entries: Iterable[tuple[int, bytes]]) -> ReplayReport:
         for index, leaf in entries:
             self.feed(index, leaf)
+        return self.finish()
+
+    def finish(self) -> ReplayReport:
+        """The report, with the registry versions fetched on the way."""
+        self.report.registry_fetches = list(self._registry.fetched)
         return self.report
 
 
@@ -350,7 +362,12 @@ def render_text(report: ReplayReport, emit: Callable[[str], None]) -> None:
         emit(f"entry {index}: not replayed: {reason}")
     if len(report.not_replayed) > 20:
         emit(f"... and {len(report.not_replayed) - 20} more entries not replayed")
-    emit(f"registry: {report.registry}")
+    fetched = (
+        f"; versions fetched: {', '.join(map(str, report.registry_fetches))}"
+        if report.registry_fetches
+        else ""
+    )
+    emit(f"registry: {report.registry}{fetched}")
     emit(f"policy: {report.policy}")
     emit(
         f"{report.source} from index {report.start}: {report.replayed} replayed, {report.agree} agree, "

@@ -88,6 +88,7 @@ def test_the_api_replayed_with_the_registry_as_of_each_version_agrees_entirely(r
     assert (report["entries"], report["replayed"], report["agree"]) == (entries, entries, entries)
     assert report["differ"] == [] and report["not_replayed"] == []
     assert "as of each entry's registry version" in report["registry"]
+    assert report["registry_versions_fetched"] == [1, 2]  # each version once
 
 
 def test_the_topic_replayed_with_todays_registry_shows_the_consent_it_revoked(
