@@ -27,7 +27,7 @@ from consentry_ledger.service import LedgerService
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import DecisionEvent, Evidence
 from consentry_shared.kafka import InRecord, KeyedBatchPublisher, OutRecord, ensure_topics, make_broker
-from consentry_shared.tlog import Checkpoint, Signer, open_checkpoint, open_note
+from consentry_shared.tlog import Checkpoint, Signer, add_signatures, open_checkpoint, open_note, sign_note
 
 pytestmark = pytest.mark.integration
 
@@ -192,12 +192,27 @@ async def test_an_entry_published_again_with_other_bytes_is_refused_and_nothing_
         await target.close()
 
 
+async def latest_note(url: str) -> str | None:
+    store = SqlLedgerStore.from_url(url)
+    try:
+        latest = await store.latest_checkpoint()
+        return latest.note if latest else None
+    finally:
+        await store.close()
+
+
 def test_consentry_ledger_rebuild_on_real_kafka(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, signer: Signer
 ) -> None:
     source = Ledger(kafka_bootstrap, topic_prefix, f"sqlite:///{tmp_path / 'source.db'}", signer)
     note, _, _ = asyncio.run(source.populate([10, 15]))
-    (tmp_path / "checkpoint").write_text(note)
+    # As the live log serves it: with a witness's signature line, which the store keeps apart.
+    witness = Signer.generate("witness.example/w")
+    witnessed = add_signatures(
+        note, [sign_note(open_note(note, [signer.verifier()]).text, [witness]).split("\n\n")[1]]
+    )
+    assert witnessed != note
+    (tmp_path / "checkpoint").write_text(witnessed)
     (tmp_path / "ledger.key").write_text(signer.skey + "\n")
     target = f"sqlite:///{tmp_path / 'rebuilt.db'}"
     env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "CONSENTRY_TOPIC_PREFIX": topic_prefix}
@@ -209,6 +224,8 @@ def test_consentry_ledger_rebuild_on_real_kafka(
     root = open_checkpoint(note, [signer.verifier()])[0].root_hash.hex()
     assert f"rebuilt 25 entries from {topic_prefix}ledger.entries.v1" in done.stdout
     assert root in done.stdout
+    stored = asyncio.run(latest_note(target))
+    assert stored == note  # the log's own signature only
 
     again = runner.invoke(cli_app, [*args, "--key", str(tmp_path / "ledger.key")], env=env)
     assert again.exit_code == 2

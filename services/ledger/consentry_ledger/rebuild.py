@@ -168,19 +168,23 @@ class RebuildResult:
     chunks: int
 
 
-def open_reference(note: str, vkey: str) -> Checkpoint:
-    """The reference checkpoint, its signature verified with ``vkey``.
+def open_reference(note: str, vkey: str) -> tuple[Checkpoint, str]:
+    """The reference checkpoint, its signature verified with ``vkey``, and the note as the log
+    signed it: witness cosignatures (served with the latest checkpoint) are dropped, since the
+    store keeps those apart.
 
     Raises:
         RebuildInputError: not a checkpoint, or not signed by that key.
     """
     try:
-        checkpoint, _ = open_checkpoint(note, [Verifier.from_vkey(vkey)])
+        verifier = Verifier.from_vkey(vkey)
+        checkpoint, opened = open_checkpoint(note, [verifier])
     except ValueError as error:  # a malformed note or key
         raise RebuildInputError(f"the reference checkpoint cannot be read: {error}") from None
     except TlogError as error:  # no signature by that key, or one that does not verify
         raise RebuildInputError(f"the reference checkpoint is not signed by {vkey}: {error}") from None
-    return checkpoint
+    own = [s.line for s in opened.signatures if (s.name, s.key_id) == (verifier.name, verifier.key_id)]
+    return checkpoint, opened.text + "\n" + "".join(own)
 
 
 Records = Callable[[], AsyncIterator[TopicRecord]]
@@ -207,7 +211,7 @@ async def rebuild_from_topic(
         RebuildInputError: the reference or the key is wrong, or the store is not empty.
         RebuildRefused: the topic does not rebuild the reference; names the first bad entry.
     """
-    checkpoint = open_reference(reference_note, vkey or signer.vkey)
+    checkpoint, reference_note = open_reference(reference_note, vkey or signer.vkey)
     if signer.name != checkpoint.origin:
         raise RebuildInputError(f"the key is for {signer.name!r}, the log's origin is {checkpoint.origin!r}")
     await store.initialise()
