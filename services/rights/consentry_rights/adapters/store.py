@@ -360,6 +360,9 @@ class SqlRegistryStore(RegistryStore):
     async def initialise(self) -> None:
         async with self._engine.begin() as conn:
             await conn.run_sync(_metadata.create_all)
+            if not self._sqlite:
+                # Two instances starting together must not both copy the history below.
+                await conn.exec_driver_sql("LOCK TABLE rights_version IN EXCLUSIVE MODE")
             # A registry stored before versions were kept: its current rows become its history.
             if (await conn.execute(select(func.count()).select_from(_history))).scalar_one() == 0:
                 rows = (
