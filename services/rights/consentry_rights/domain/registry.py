@@ -23,12 +23,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 from urllib.parse import quote
 
 from consentry_shared.contracts.v1 import Deal, Reservation, Work
 
-__all__ = ["RegistryView", "normalise_url"]
+__all__ = ["BatchMatcher", "RegistryView", "normalise_url"]
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 # Characters left alone when percent-encoding a path: the reserved set, "%" and "~".
@@ -132,16 +132,31 @@ _R = TypeVar("_R", Reservation, Deal)
 _Rank = tuple[int, int]  # (selector kind, -length): smaller is more specific
 
 _SHA256_RANK: _Rank = (0, 0)
+_FEW_PREFIXES = 8
 
 
 class _PrefixTable(Generic[_R]):
     """The URL prefixes registered for one host, sorted, with the records behind each."""
 
-    __slots__ = ("_prefixes", "_records")
+    __slots__ = ("_few", "_prefixes", "_records")
 
     def __init__(self, records: dict[str, tuple[_R, ...]]) -> None:
         self._records: dict[str, tuple[_R, ...]] = records
         self._prefixes: list[str] = sorted(records)
+        # A host with a few prefixes (the usual case) is faster scanned than searched.
+        few = len(records) <= _FEW_PREFIXES
+        self._few = tuple(sorted(records, key=len, reverse=True)) if few else None
+
+    def records_for(self, url: str) -> tuple[_R, ...]:
+        """The records of every registered prefix of ``url``, longest prefix first, each
+        prefix's records by id (what :meth:`matching` yields, flattened)."""
+        if self._few is None:
+            return tuple(record for _prefix, records in self.matching(url) for record in records)
+        found: tuple[_R, ...] = ()
+        for prefix in self._few:
+            if url.startswith(prefix):
+                found += self._records[prefix]
+        return found
 
     def matching(self, url: str) -> Iterator[tuple[str, tuple[_R, ...]]]:
         """Every registered prefix of ``url``, longest first.
@@ -187,7 +202,29 @@ class _SelectorIndex(Generic[_R]):
             netloc: _PrefixTable(_freeze(prefixes)) for netloc, prefixes in by_netloc.items()
         }
 
-    def lookup(self, location: _Location | None, sha256: str | None) -> tuple[_R, ...]:
+    def by_sha256(self, sha256: str) -> tuple[_R, ...]:
+        """What ``lookup(None, sha256)`` returns: the hash's records, by id (one rank)."""
+        return self._by_sha256.get(sha256, ())
+
+    def hashes(self) -> Iterable[str]:
+        """Every sha256 a selector names."""
+        return self._by_sha256.keys()
+
+    def domains(self) -> Iterable[str]:
+        """Every domain a selector names (normalised)."""
+        return self._by_domain.keys()
+
+    def netlocs(self) -> Iterable[str]:
+        """Every netloc some URL prefix is registered for."""
+        return self._by_netloc.keys()
+
+    def prefix_table(self, netloc: str) -> _PrefixTable[_R] | None:
+        """The URL prefixes registered for ``netloc``, if any."""
+        return self._by_netloc.get(netloc)
+
+    def lookup(
+        self, location: _Location | None, sha256: str | None, *, with_prefixes: bool = True
+    ) -> tuple[_R, ...]:
         best: dict[str, tuple[_Rank, _R]] = {}
 
         def offer(rank: _Rank, records: tuple[_R, ...]) -> None:
@@ -199,7 +236,7 @@ class _SelectorIndex(Generic[_R]):
         if sha256 is not None:
             offer(_SHA256_RANK, self._by_sha256.get(sha256, ()))
         if location is not None:
-            table = self._by_netloc.get(location.netloc)
+            table = self._by_netloc.get(location.netloc) if with_prefixes else None
             if table is not None:
                 for prefix, by_prefix in table.matching(location.url):
                     offer((1, -len(prefix)), by_prefix)
@@ -232,7 +269,7 @@ class RegistryView:
     All lookups are pure, deterministic and independent of the number of records.
     """
 
-    __slots__ = ("_deals", "_record_count", "_reservations", "_version", "_works")
+    __slots__ = ("_deals", "_matcher", "_record_count", "_reservations", "_version", "_works")
 
     def __init__(
         self,
@@ -265,6 +302,7 @@ class RegistryView:
             for sha256, found in works_by_sha256.items()
         }
         self._record_count = len(unique_reservations) + len(unique_deals) + len(latest_works)
+        self._matcher: BatchMatcher | None = None
 
     @property
     def version(self) -> int:
@@ -298,6 +336,190 @@ class RegistryView:
             return ()
         return index.lookup(_locate(url), _lower(sha256))
 
+    def matcher(self) -> BatchMatcher:
+        """This view's :class:`BatchMatcher` (made on first use, then kept with the view)."""
+        if self._matcher is None:
+            self._matcher = BatchMatcher(self._reservations, self._deals, self._works.keys())
+        return self._matcher
+
 
 def _lower(sha256: str | None) -> str | None:
     return None if sha256 is None else sha256.lower()
+
+
+def _authority_key(url: str) -> str | None:
+    """``scheme://authority`` of ``url``: everything :func:`normalise_url` makes of the host
+    depends on it alone. ``None`` when the URL has no ``/`` after the authority, or a ``?`` or
+    ``#`` before it (then the caller takes the general path)."""
+    start = url.find("://")
+    if start < 0:
+        return None
+    end = url.find("/", start + 3)
+    if end < 0:
+        return None
+    key = url[:end]
+    if "?" in key or "#" in key:
+        return None
+    return key
+
+
+# Per-origin entries kept by a BatchMatcher before it starts over (bounds its memory).
+_MAX_ORIGINS = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Host(Generic[_R]):
+    """What one index holds for one ``scheme://authority``, kept by a :class:`BatchMatcher`."""
+
+    by_domain: tuple[_R, ...]  # what lookup() returns for the host's domains alone
+    prefixes: _PrefixTable[_R] | None  # the URL prefixes registered for its netloc
+    netloc: str
+    domains: tuple[str, ...]
+    plain: bool  # the scheme and authority are already spelled as normalise_url spells them
+
+
+_UNREGISTERED: Final = "unregistered"  # a host no domain or URL-prefix selector can match
+
+
+def _surely_unregistered(authority: str, domains: frozenset[str], netlocs: frozenset[str]) -> bool:
+    """Whether no domain or URL-prefix selector can match a URL with this authority.
+
+    Only a plain lower-case host (no user info, port, IPv6 literal or trailing dot) is answered
+    here, since :func:`normalise_url` leaves those unchanged; anything else is "not sure". The
+    host and every suffix after a dot are tried: a superset of :func:`_domains`.
+    """
+    if (
+        not authority.islower()
+        or not authority.isascii()
+        or "@" in authority
+        or ":" in authority
+        or authority.endswith(".")
+        or authority in netlocs
+        or authority in domains
+    ):
+        return False
+    dot = authority.find(".")
+    while dot != -1:
+        if authority[dot + 1 :] in domains:
+            return False
+        dot = authority.find(".", dot + 1)
+    return True
+
+
+class BatchMatcher:
+    """:meth:`RegistryView.deals_for` and :meth:`~RegistryView.reservations_for` for deciding
+    many items: the same results, in the same order, for less work.
+
+    An item's domain and URL-prefix matches depend only on its ``scheme://authority``: a host
+    that no domain or prefix selector can match is recognised with a few set reads, any other
+    host's domain matches are looked up once and kept. Hash matches are one dict read. Only an
+    item whose origin has URL prefixes registered, or that matches both by hash and by domain,
+    takes the general lookup (which ranks and merges several selector kinds).
+    """
+
+    __slots__ = (
+        "_deal_hosts",
+        "_deals",
+        "_domains",
+        "_hashes",
+        "_netlocs",
+        "_reservation_hosts",
+        "_reservations",
+    )
+
+    def __init__(
+        self,
+        reservations: _SelectorIndex[Reservation],
+        deals: dict[str, _SelectorIndex[Deal]],
+        work_hashes: Iterable[str],
+    ) -> None:
+        self._reservations = reservations
+        self._deals = deals
+        indexes: list[_SelectorIndex[Reservation] | _SelectorIndex[Deal]] = [reservations, *deals.values()]
+        self._domains = frozenset(domain for index in indexes for domain in index.domains())
+        self._netlocs = frozenset(netloc for index in indexes for netloc in index.netlocs())
+        # One set read tells most items that no record of any kind names their hash.
+        hashes = {sha256 for index in indexes for sha256 in index.hashes()}
+        hashes.update(work_hashes)
+        self._hashes = frozenset(hashes)
+        self._reservation_hosts: dict[str, _Host[Reservation] | str] = {}
+        self._deal_hosts: dict[tuple[str, str], _Host[Deal]] = {}
+
+    def known_hash(self, sha256: str) -> bool:
+        """Whether any reservation, deal or work names this (lower-case) hash."""
+        return sha256 in self._hashes
+
+    def matches(
+        self, licensee: str, url: str, sha256: str | None
+    ) -> tuple[tuple[Deal, ...], tuple[Reservation, ...]]:
+        """``(view.deals_for(licensee, url, sha256), view.reservations_for(url, sha256))``, equal
+        in content and order; ``sha256`` MUST already be in lower case. A hash that
+        :meth:`known_hash` denies may be passed as ``None``: it matches nothing either way."""
+        deal_index = self._deals.get(licensee)
+        start = url.find("://")
+        end = url.find("/", start + 3) if start > 0 else -1
+        key = url[:end] if end > 0 else "?"
+        if "?" in key or "#" in key:  # no authority to key by: the general lookup
+            location = _locate(url)
+            deals = deal_index.lookup(location, sha256) if deal_index is not None else ()
+            return deals, self._reservations.lookup(location, sha256)
+        hosts = self._reservation_hosts
+        entry = hosts.get(key)
+        if entry is None:
+            if len(hosts) >= _MAX_ORIGINS:
+                hosts.clear()
+            if _surely_unregistered(key[start + 3 :], self._domains, self._netlocs):
+                entry = _UNREGISTERED
+            else:
+                entry = _host_entry(self._reservations, url, key)
+            hosts[key] = entry
+        if entry is _UNREGISTERED:
+            if sha256 is None:
+                return (), ()
+            deals = deal_index.by_sha256(sha256) if deal_index is not None else ()
+            return deals, self._reservations.by_sha256(sha256)
+        assert not isinstance(entry, str)
+        deals = ()
+        if deal_index is not None:
+            deal_hosts = self._deal_hosts
+            deal_entry = deal_hosts.get((licensee, key))
+            if deal_entry is None:
+                if len(deal_hosts) >= _MAX_ORIGINS:
+                    deal_hosts.clear()
+                deal_entry = deal_hosts[licensee, key] = _host_entry(deal_index, url, key)
+            deals = _combine(deal_index, deal_entry, url, len(key), sha256)
+        return deals, _combine(self._reservations, entry, url, len(key), sha256)
+
+
+def _host_entry(index: _SelectorIndex[_R], url: str, key: str) -> _Host[_R]:
+    location = _locate(url)
+    scheme = location.url.partition("://")[0]
+    return _Host(
+        index.lookup(location, None, with_prefixes=False),
+        index.prefix_table(location.netloc),
+        location.netloc,
+        location.domains,
+        key == f"{scheme}://{location.netloc}",
+    )
+
+
+def _combine(
+    index: _SelectorIndex[_R], host: _Host[_R], url: str, authority_end: int, sha256: str | None
+) -> tuple[_R, ...]:
+    by_domain = host.by_domain
+    by_hash = index.by_sha256(sha256) if sha256 is not None else ()
+    table = host.prefixes
+    if table is not None:
+        tail = url[authority_end:]
+        if host.plain and tail.isascii() and not (" " in tail or "#" in tail or "%" in tail):
+            location = _Location(url, host.netloc, host.domains)  # normalise_url(url) == url
+        else:
+            location = _locate(url)
+        by_prefix = table.records_for(location.url)
+        if by_prefix:
+            if by_hash or by_domain:
+                return index.lookup(location, sha256)  # ranks and merges several selector kinds
+            return by_prefix  # longest prefix first, each prefix's records by id: lookup's order
+    if by_hash and by_domain:
+        return index.lookup(_locate(url), sha256)
+    return by_hash or by_domain
