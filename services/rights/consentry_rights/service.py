@@ -21,7 +21,8 @@ from pydantic import ValidationError
 
 from consentry_rights.adapters.fetcher import SignalFetcher
 from consentry_rights.adapters.store import DecidedItem, EvidenceFile, RecordQuery, RegistryStore
-from consentry_rights.domain import Decision, Policy, RegistryView, SignalCapture, decide
+from consentry_rights.domain import Decision, Policy, RegistryView, SignalCapture
+from consentry_rights.domain.batch import decide_batch
 from consentry_rights.domain.importing import RegistryRecord
 from consentry_rights.domain.revocation import redecide, selectors_of
 from consentry_rights.domain.signal_import import (
@@ -193,8 +194,10 @@ class RightsService:
                         )
                 captures = await self._fetch([item for _, item in items])
                 at = utc_now()
-                for (record, item), fetched in zip(items, captures, strict=True):
-                    decision = decide(item, view, self._policy, at, fetched=fetched)
+                decisions = decide_batch(
+                    [item for _, item in items], view, self._policy, at, fetched=captures
+                )
+                for (record, item), decision in zip(items, decisions, strict=True):
                     event = self._event(
                         item, decision, view.version, at, decision_event_id(item.event_id, item.purpose.value)
                     )
