@@ -186,7 +186,9 @@ def ledger_rebuild(
     database_url: Annotated[
         str,
         typer.Option(
-            "--database-url", help="The EMPTY database to rebuild into (postgresql://… or sqlite:///…)"
+            "--database-url",
+            help="The EMPTY database to rebuild into (postgresql://… or sqlite:///…); one that an "
+            "interrupted rebuild left is completed",
         ),
     ],
     checkpoint: Annotated[
@@ -224,7 +226,7 @@ def ledger_rebuild(
     Exit codes:
       0  rebuilt: same size and root as the reference checkpoint
       1  refused: the topic does not rebuild the signed log; the message names the first bad entry
-      2  the checkpoint, the key or the target database is unusable (it must be empty)
+      2  the checkpoint, the key or the target database is unusable (it holds another log)
       4  Kafka or the database cannot be reached
     """
     from consentry_ledger.adapters.sql import SqlLedgerStore

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from consentry.cli import app as cli_app
 from consentry_ledger.adapters.sql import SqlLedgerStore
+from consentry_ledger.domain import AppendPlan
 from consentry_ledger.rebuild import RebuildRefused, TopicRecord, read_entries_topic, rebuild_from_topic
 from consentry_ledger.service import LedgerService
 from consentry_shared import topics
@@ -64,8 +65,11 @@ class Ledger:
         self.bootstrap, self.prefix, self.database, self.signer = bootstrap, prefix, database, signer
         self.topic = prefix + topics.LEDGER_ENTRIES
 
-    async def populate(self, batches: list[int]) -> tuple[str, list[bytes], dict[tuple[str, int], int]]:
-        """Append ``batches``; the latest checkpoint note, the leaves and the consumed offsets."""
+    async def populate(
+        self, batches: list[int], first: int = 0
+    ) -> tuple[str, list[bytes], dict[tuple[str, int], int]]:
+        """Append ``batches`` of decisions numbered from ``first``; the latest checkpoint note,
+        the leaves and the consumed offsets."""
         store = SqlLedgerStore.from_url(self.database)
         await store.initialise()
         broker = make_broker(self.bootstrap, client_id="rebuild-test")
@@ -82,14 +86,14 @@ class Ledger:
                 tracer=trace.get_tracer("test"),
             )
             await service.start()
-            n = 0
+            n = first
             for count in batches:
                 assert (
                     await service.append_records([decision_record(i) for i in range(n, n + count)]) == count
                 )
                 n += count
             assert service.checkpoint_note is not None
-            return service.checkpoint_note, await store.leaves(0, n), await store.offsets()
+            return service.checkpoint_note, await store.leaves(0, n - first), await store.offsets()
         finally:
             await broker.stop()
             await store.close()
@@ -228,19 +232,36 @@ def test_consentry_ledger_rebuild_on_real_kafka(
     assert stored == note  # the log's own signature only
 
     again = runner.invoke(cli_app, [*args, "--key", str(tmp_path / "ledger.key")], env=env)
-    assert again.exit_code == 2
-    assert "already holds a log of 25 entries" in " ".join(again.stderr.split())
+    assert again.exit_code == 0, again.output  # nothing left to do
+    assert "0 transactions" in again.stdout
+
+    other_prefix = topic_prefix + "other."
+    other = Ledger(kafka_bootstrap, other_prefix, f"sqlite:///{tmp_path / 'other-source.db'}", signer)
+    other_note, _, _ = asyncio.run(other.populate([30], first=1000))
+    (tmp_path / "other-checkpoint").write_text(other_note)
+    mixed = runner.invoke(
+        cli_app,
+        [
+            *args[:4],
+            "--checkpoint",
+            str(tmp_path / "other-checkpoint"),
+            "--key",
+            str(tmp_path / "ledger.key"),
+        ],
+        env={**env, "CONSENTRY_TOPIC_PREFIX": other_prefix},
+    )
+    assert mixed.exit_code == 2
+    assert "the target database holds another log (its entry 0 differs)" in " ".join(mixed.stderr.split())
 
     stranger = Signer.generate(ORIGIN)
     (tmp_path / "other.key").write_text(stranger.skey + "\n")
-    other = f"sqlite:///{tmp_path / 'other.db'}"
     wrong = runner.invoke(
         cli_app,
         [
             "ledger",
             "rebuild",
             "--database-url",
-            other,
+            f"sqlite:///{tmp_path / 'third.db'}",
             "--checkpoint",
             str(tmp_path / "checkpoint"),
             "--key",
@@ -271,3 +292,45 @@ async def test_records_deleted_from_the_topic_are_named_not_mistaken_for_a_gap(
         assert await target.latest_checkpoint() is None
     finally:
         await target.close()
+
+
+class CrashingStore(SqlLedgerStore):
+    """The real SQLite store, whose process dies (as far as the rebuild can tell) at an append."""
+
+    appends_left = 2
+
+    async def append(self, plan: AppendPlan, *, base_size: int) -> None:
+        if self.appends_left == 0:
+            raise ConnectionError("killed")
+        self.appends_left -= 1
+        await super().append(plan, base_size=base_size)
+
+
+async def test_an_interrupted_rebuild_is_completed_by_running_it_again(
+    ledger: Ledger, signer: Signer, tmp_path: Path
+) -> None:
+    note, leaves, offsets = await ledger.populate([120, 130])
+    url = f"sqlite:///{tmp_path / 'rebuilt.db'}"
+    crashing = CrashingStore.from_url(url)
+    try:
+        with pytest.raises(ConnectionError):
+            await rebuild_from_topic(ledger.records, crashing, reference_note=note, signer=signer, chunk=100)
+        partial = await crashing.latest_checkpoint()
+        assert partial is not None
+        assert partial.size == 200
+    finally:
+        await crashing.close()
+
+    store = SqlLedgerStore.from_url(url)
+    try:
+        result = await rebuild_from_topic(
+            ledger.records, store, reference_note=note, signer=signer, chunk=100
+        )
+        assert result.chunks == 1  # entries 200..249, with the reference checkpoint
+        assert await store.leaves(0, 250) == leaves
+        assert await store.offsets() == offsets
+        latest = await store.latest_checkpoint()
+        assert latest is not None
+        assert latest.note == note
+    finally:
+        await store.close()

@@ -2,7 +2,8 @@
 
 The topic is the log's second home: every entry the ledger commits is published there, keyed
 by its index. If the database is lost, :func:`rebuild_from_topic` reads the topic from offset 0
-into an *empty* ledger database and arrives at the same log, or refuses:
+into an *empty* ledger database and arrives at the same log, or refuses (a rebuild that was
+interrupted is completed by running it again on the same database):
 
 1. the reference checkpoint (the latest signed one the operator trusts: an auditor's saved
    copy, an export's, or the live ledger's) is verified with the log's key;
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,6 +191,28 @@ def open_reference(note: str, vkey: str) -> tuple[Checkpoint, str]:
 Records = Callable[[], AsyncIterator[TopicRecord]]
 
 
+async def _stored_prefix(store: LedgerStore, size: int, hashes: Sequence[bytes]) -> int:
+    """``size`` if the store's entries are the first ``size`` of the log being rebuilt (an
+    interrupted rebuild, or a database lost after the rest was published): they are kept and the
+    rebuild goes on from there.
+
+    Raises:
+        RebuildInputError: the store holds some other log.
+    """
+    stored = await store.leaf_hashes(0, size)
+    for index, (mine, theirs) in enumerate(zip(hashes, stored, strict=False)):
+        if mine != theirs:
+            raise RebuildInputError(
+                f"the target database holds another log (its entry {index} differs): "
+                "rebuild into an empty one"
+            )
+    if len(stored) != size:
+        raise RebuildInputError(
+            f"the target database's checkpoint says {size} entries but it holds {len(stored)}"
+        )
+    return size
+
+
 async def rebuild_from_topic(
     records: Records,
     store: LedgerStore,
@@ -200,15 +223,16 @@ async def rebuild_from_topic(
     reference_hash: Callable[[int], bytes] | None = None,
     chunk: int = _CHUNK,
 ) -> RebuildResult:
-    """Rebuild the log of ``reference_note`` into the empty ``store`` from ``records`` (called
-    once per pass; see the module docstring).
+    """Rebuild the log of ``reference_note`` into ``store`` from ``records`` (called once per
+    pass; see the module docstring). ``store`` is empty, or holds the first entries of this very
+    log (an interrupted rebuild): they are kept and the rest is added.
 
     ``vkey`` verifies the reference (default: ``signer``'s own key); ``reference_hash`` gives the
     leaf hash of an index when the log's tiles are at hand, so a bad entry is named, not only
     detected by the root.
 
     Raises:
-        RebuildInputError: the reference or the key is wrong, or the store is not empty.
+        RebuildInputError: the reference or the key is wrong, or the store holds another log.
         RebuildRefused: the topic does not rebuild the reference; names the first bad entry.
     """
     checkpoint, reference_note = open_reference(reference_note, vkey or signer.vkey)
@@ -216,9 +240,10 @@ async def rebuild_from_topic(
         raise RebuildInputError(f"the key is for {signer.name!r}, the log's origin is {checkpoint.origin!r}")
     await store.initialise()
     existing = await store.latest_checkpoint()
-    if existing is not None:
+    if existing is not None and existing.size > checkpoint.size:
         raise RebuildInputError(
-            f"the target database already holds a log of {existing.size} entries: rebuild into an empty one"
+            f"the target database already holds a log of {existing.size} entries, more than the "
+            f"checkpoint's {checkpoint.size}: rebuild into an empty one"
         )
 
     first = LogRebuilder(checkpoint.size, checkpoint.root_hash, reference_hash)
@@ -228,6 +253,8 @@ async def rebuild_from_topic(
         if first.accept(record.index, record.leaf, record.where) is None:
             repeats += 1
     first.finish()
+
+    stored = 0 if existing is None else await _stored_prefix(store, existing.size, first.hashes)
 
     # Second pass: the topic must give the very bytes the first pass checked.
     second = LogRebuilder(checkpoint.size, checkpoint.root_hash, first.hashes.__getitem__)
@@ -246,8 +273,8 @@ async def rebuild_from_topic(
 
     async for record in records():
         entry = second.accept(record.index, record.leaf, record.where)
-        if entry is None:
-            continue
+        if entry is None or entry.index < stored:
+            continue  # a repeat, or stored by an interrupted rebuild
         pending.append(entry)
         if len(pending) >= chunk and second.tree.size < checkpoint.size:
             await flush(None)
