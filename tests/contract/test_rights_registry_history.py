@@ -88,6 +88,14 @@ async def test_every_import_is_a_version_and_each_can_be_read_back(store: Regist
     assert keyed((await store.snapshot(3))[1]) == keyed(current[1])
     beyond = await store.snapshot(99)  # a version not reached yet: the current registry, numbered as such
     assert (beyond[0], keyed(beyond[1])) == (3, keyed(current[1]))
+    # Once v3 is history too, reading it must leave out the version v3 replaced.
+    await store.upsert([work(3)])
+    version, at_v3 = await store.snapshot(3)
+    assert version == 3
+    assert sorted((r.id, r.license) for r in at_v3 if isinstance(r, Work)) == [
+        ("w1", "CC0-1.0"),
+        ("w2", "MIT"),
+    ]
 
 
 async def test_a_snapshot_as_of_a_recorded_time(store: RegistryStore) -> None:
