@@ -19,6 +19,7 @@ from pathlib import Path
 
 from opentelemetry import trace
 
+from consentry_ingest.adapters.spill import FileSpill
 from consentry_ingest.domain import (
     LineError,
     ManifestErrors,
@@ -41,6 +42,7 @@ from consentry_ingest.domain.formats import (
     detect_any_format,
     read_manifest,
 )
+from consentry_ingest.domain.id_index import DuplicateIds
 from consentry_ingest.domain.limits import (
     LimitExceededError,
     ManifestTooLargeError,
@@ -319,7 +321,7 @@ class IngestService:
             )
         errors = ManifestErrors(self._max_errors)
         items = 0
-        scan = _Scan(spool, fmt, submission.columns)
+        scan = _Scan(spool, fmt, submission.columns, check_ids=True)
         for batch in scan.batches():
             items += _tally(batch, errors)
             self._check_limits(limits, submission, items=items)
@@ -344,7 +346,7 @@ class IngestService:
         commercial = header.commercial if header else True
         topic = self._topic(topics.ITEMS)
         batch: list[OutRecord] = []
-        for raw in _Scan(spool, fmt, columns).items():
+        for raw in _Scan(spool, fmt, columns, check_ids=False).items():
             event = to_event(
                 raw,
                 manifest_id=manifest_id,
@@ -396,28 +398,42 @@ def _tally(parsed: list[ParsedLine], errors: ManifestErrors) -> int:
 
 
 class _Scan:
-    """One pass over a spooled manifest: batches of parsed lines, and the JSONL header if any."""
+    """One pass over a spooled manifest: batches of parsed lines, and the JSONL header if any.
 
-    def __init__(self, spool: Path, fmt: AnyManifestFormat, columns: dict[str, str] | None) -> None:
+    The validating pass (``check_ids``) tracks item ids in bounded memory, spilling to a
+    directory beside the spool file past a million ids; the publishing pass reads ids that pass
+    already proved unique, so it tracks none.
+    """
+
+    def __init__(
+        self, spool: Path, fmt: AnyManifestFormat, columns: dict[str, str] | None, *, check_ids: bool
+    ) -> None:
         self._spool = spool
         self._fmt = fmt
         self._columns = columns
+        self._check_ids = check_ids
         self.header: ManifestHeader | None = None
 
     def batches(self) -> Iterator[list[ParsedLine]]:
-        with self._spool.open("rb") as source:
-            if self._fmt in ("jsonl", "csv"):
-                parser = ManifestParser("jsonl" if self._fmt == "jsonl" else "csv")
-                while chunk := source.read(_READ_CHUNK):
-                    yield parser.feed(chunk)
-                yield parser.close()
-                self.header = parser.header
-                return
-            try:
-                reader = read_manifest(self._fmt, source, ReadOptions(parquet_columns=self._columns))
-            except ColumnMappingError as error:
-                raise BadColumnMapping(str(error)) from None
-            yield from reader
+        spill = FileSpill(self._spool.with_suffix(".ids"))
+        ids = DuplicateIds(spill, check=self._check_ids)
+        try:
+            with self._spool.open("rb") as source:
+                if self._fmt in ("jsonl", "csv"):
+                    parser = ManifestParser("jsonl" if self._fmt == "jsonl" else "csv", ids=ids)
+                    while chunk := source.read(_READ_CHUNK):
+                        yield parser.feed(chunk)
+                    yield parser.close()
+                    self.header = parser.header
+                    return
+                options = ReadOptions(parquet_columns=self._columns, duplicate_ids=ids)
+                try:
+                    reader = read_manifest(self._fmt, source, options)
+                except ColumnMappingError as error:
+                    raise BadColumnMapping(str(error)) from None
+                yield from reader
+        finally:
+            spill.remove()
 
     def items(self) -> Iterator[RawItem]:
         for batch in self.batches():

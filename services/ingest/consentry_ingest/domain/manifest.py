@@ -58,7 +58,7 @@ from pydantic_core import Url
 from consentry_shared.contracts.v1 import CrawlEvidenceField, ManifestHeader
 
 from .errors import InvalidURLError, ParserClosedError, UnsupportedFormatError
-from .id_index import IdIndex, id_digest
+from .id_index import DuplicateIds
 
 __all__ = [
     "EVIDENCE_FIELDS",
@@ -566,7 +566,13 @@ class ManifestParser:
     ``content_sha256`` (the SHA-256 of every byte fed, for ``manifest_id_for``).
     """
 
-    def __init__(self, format: ManifestFormat, *, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+    def __init__(
+        self,
+        format: ManifestFormat,
+        *,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        ids: DuplicateIds | None = None,
+    ) -> None:
         if format not in ("jsonl", "csv"):
             raise UnsupportedFormatError(f"unknown manifest format {format!r}: use jsonl or csv")
         if max_line_bytes < 1:
@@ -582,8 +588,8 @@ class ManifestParser:
         self._pending = bytearray()
         self._overflowing = False
         self._overflow_quotes = 0
-        # digest of an item id -> the line where it was first seen
-        self._first_seen = IdIndex()
+        # the ids seen so far and the line each was first seen on
+        self._ids = ids if ids is not None else DuplicateIds()
         # JSONL: whether a non-blank line was seen (the header must come first)
         self._seen_content = False
         # CSV: columns of the header row, or None before it; a bad header ends all reading
@@ -669,6 +675,8 @@ class ManifestParser:
             if not self._header_failed:
                 out.append(error)
         self._pending = bytearray()
+        for line, first, item_id in self._ids.deferred():
+            out.append(LineError(line, "id", f"duplicate id {_quote(item_id)}, first seen on line {first}"))
         return out
 
     # -- splitting lines --
@@ -856,7 +864,7 @@ class ManifestParser:
             value = _check_unusual_id(line, value, errors)
             if value is None:
                 return None
-        first = self._first_seen.first_seen(id_digest(value), line)
+        first = self._ids.first_seen(value, line)
         if first is not None:
             errors.append(LineError(line, "id", f"duplicate id {_quote(value)}, first seen on line {first}"))
             return None

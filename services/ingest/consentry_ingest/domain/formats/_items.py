@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Final
 
 from consentry_ingest.domain.errors import InvalidURLError
-from consentry_ingest.domain.id_index import IdIndex, id_digest
+from consentry_ingest.domain.id_index import DuplicateIds
 from consentry_ingest.domain.manifest import (
     _NO_STRINGS,
     MAX_ID_CHARS,
@@ -47,10 +47,25 @@ class ItemChecker:
     (a Parquet column, a Croissant field), so errors name what the user can find in their file.
     """
 
-    def __init__(self, *, noun: str = "line", field_names: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        noun: str = "line",
+        field_names: Mapping[str, str] | None = None,
+        ids: DuplicateIds | None = None,
+    ) -> None:
         self._noun = noun
         self._names = dict(field_names or {})
-        self._first_seen = IdIndex()
+        self._ids = ids if ids is not None else DuplicateIds()
+
+    def deferred_errors(self) -> list[LineError]:
+        """The repeats found only at the end (among ids spilled out of memory, see
+        :class:`~consentry_ingest.domain.id_index.DuplicateIds`); call once, after the last record."""
+        field = self._names.get("id", "id")  # named as the file names it, like item()'s errors
+        return [self._duplicate(line, item_id, first, field) for line, first, item_id in self._ids.deferred()]
+
+    def _duplicate(self, line: int, item_id: str, first: int, field: str = "id") -> LineError:
+        return LineError(line, field, f"duplicate id {quote(item_id)}, first seen on {self._noun} {first}")
 
     def item(
         self,
@@ -130,10 +145,8 @@ class ItemChecker:
             if value is None:
                 return None
         # "None" rather than "first != line": two files of one manifest share line numbers.
-        first = self._first_seen.first_seen(id_digest(value), line)
+        first = self._ids.first_seen(value, line)
         if first is not None:
-            errors.append(
-                LineError(line, "id", f"duplicate id {_quote(value)}, first seen on {self._noun} {first}")
-            )
+            errors.append(self._duplicate(line, value, first))
             return None
         return value

@@ -40,6 +40,7 @@ from types import MappingProxyType
 from typing import IO, Final, Literal
 
 from consentry_ingest.domain.errors import ParserClosedError
+from consentry_ingest.domain.id_index import DuplicateIds
 from consentry_ingest.domain.manifest import (
     EVIDENCE_FIELDS,
     MAX_LINE_BYTES,
@@ -98,13 +99,19 @@ class CdxjParser:
     :class:`~consentry_ingest.domain.errors.ParserClosedError`). Single-use.
     """
 
-    def __init__(self, *, id_from: CdxjIdSource = "capture", max_line_bytes: int = MAX_LINE_BYTES) -> None:
+    def __init__(
+        self,
+        *,
+        id_from: CdxjIdSource = "capture",
+        max_line_bytes: int = MAX_LINE_BYTES,
+        ids: DuplicateIds | None = None,
+    ) -> None:
         if id_from not in ("capture", "digest"):
             raise ValueError("id_from must be 'capture' or 'digest'")
         self.id_from: Final = id_from
         self.max_line_bytes: Final = max_line_bytes
         self._lines = LineSplitter(self._line, max_line_bytes)
-        self._checker = ItemChecker()
+        self._checker = ItemChecker(ids=ids)
         self._sha256 = hashlib.sha256()
         self._out: list[ParsedLine] = []
         self._closed = False
@@ -135,6 +142,7 @@ class CdxjParser:
         self._closed = True
         self._lines.close()
         out, self._out = self._out, []
+        out.extend(self._checker.deferred_errors())
         return out
 
     # -- one line --
@@ -273,10 +281,14 @@ class CdxjParser:
 
 
 def read_cdxj(
-    source: IO[bytes], *, id_from: CdxjIdSource = "capture", max_line_bytes: int = MAX_LINE_BYTES
+    source: IO[bytes],
+    *,
+    id_from: CdxjIdSource = "capture",
+    max_line_bytes: int = MAX_LINE_BYTES,
+    ids: DuplicateIds | None = None,
 ) -> Iterator[list[ParsedLine]]:
     """The results of a whole CDXJ file read from ``source``, a list per 1 MiB read."""
-    parser = CdxjParser(id_from=id_from, max_line_bytes=max_line_bytes)
+    parser = CdxjParser(id_from=id_from, max_line_bytes=max_line_bytes, ids=ids)
     while chunk := source.read(_READ_CHUNK):
         yield parser.feed(chunk)
     yield parser.close()

@@ -49,6 +49,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from consentry_ingest.domain.errors import IngestDomainError
+from consentry_ingest.domain.id_index import DuplicateIds
 from consentry_ingest.domain.manifest import EVIDENCE_FIELDS, ITEM_FIELDS, LineError, ParsedLine
 
 from ._items import FILE_LINE, ItemChecker, quote
@@ -240,6 +241,7 @@ def read_parquet(
     *,
     columns: Mapping[str, str | None] | None = None,
     batch_rows: int = 8192,
+    ids: DuplicateIds | None = None,
 ) -> Iterator[list[ParsedLine]]:
     """The items and errors of a Parquet manifest, one list per record batch, in row order.
 
@@ -258,7 +260,7 @@ def read_parquet(
         )
     if batch_rows < 1:
         raise ValueError("batch_rows must be positive")
-    return _read(source, mapping, batch_rows)
+    return _read(source, mapping, batch_rows, ids)
 
 
 def _open(source: IO[bytes]) -> Any:
@@ -266,7 +268,7 @@ def _open(source: IO[bytes]) -> Any:
 
 
 def _read(
-    source: IO[bytes], mapping: Mapping[str, str | None], batch_rows: int
+    source: IO[bytes], mapping: Mapping[str, str | None], batch_rows: int, ids: DuplicateIds | None
 ) -> Iterator[list[ParsedLine]]:
     try:
         parquet = _open(source)
@@ -279,7 +281,7 @@ def _read(
     if plan_errors:
         yield list[ParsedLine](plan_errors)
         return
-    checker = ItemChecker(noun="row", field_names=chosen)
+    checker = ItemChecker(noun="row", field_names=chosen, ids=ids)
     item_fields: list[str] = [field for field in _ITEM_ORDER if field in chosen]
     evidence_fields: list[str] = [field for field in EVIDENCE_FIELDS if field in chosen]
     read_columns = list(dict.fromkeys(chosen.values()))
@@ -291,6 +293,10 @@ def _read(
             row += batch.num_rows
     except (pa.ArrowException, OSError, ValueError, TypeError, OverflowError) as exc:
         yield [LineError(row, None, f"the Parquet data from row {row} on cannot be read: {quote(str(exc))}")]
+        return
+    deferred = checker.deferred_errors()
+    if deferred:
+        yield list[ParsedLine](deferred)
 
 
 def _rows(

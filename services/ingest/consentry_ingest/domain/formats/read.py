@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import IO, Final
 
 from consentry_ingest.domain.errors import UnsupportedFormatError
+from consentry_ingest.domain.id_index import DuplicateIds
 from consentry_ingest.domain.manifest import MAX_LINE_BYTES, ManifestParser, ParsedLine
 
 from .cdxj import CdxjIdSource, read_cdxj
@@ -25,7 +26,10 @@ class ReadOptions:
 
     ``parquet_columns`` maps item fields to Parquet columns (see :mod:`.parquet`);
     ``cdxj_id_from`` chooses CDXJ item ids (see :mod:`.cdxj`); ``open_file`` and ``list_files``
-    hand a Croissant reader the dataset's data files (see :mod:`.croissant`).
+    hand a Croissant reader the dataset's data files (see :mod:`.croissant`);
+    ``duplicate_ids`` tracks the manifest's ids (give one with a spill store to keep a huge
+    manifest's memory bounded, or one with ``check=False`` for a pass over ids already proven
+    unique; Croissant always checks in memory).
     """
 
     parquet_columns: Mapping[str, str | None] | None = None
@@ -34,6 +38,7 @@ class ReadOptions:
     list_files: ListFiles | None = None
     max_line_bytes: int = MAX_LINE_BYTES
     max_croissant_bytes: int = MAX_CROISSANT_BYTES
+    duplicate_ids: DuplicateIds | None = None
 
 
 def read_manifest(
@@ -53,9 +58,14 @@ def read_manifest(
     """
     options = options or ReadOptions()
     if fmt == "parquet":
-        return read_parquet(source, columns=options.parquet_columns)
+        return read_parquet(source, columns=options.parquet_columns, ids=options.duplicate_ids)
     if fmt == "cdxj":
-        return read_cdxj(source, id_from=options.cdxj_id_from, max_line_bytes=options.max_line_bytes)
+        return read_cdxj(
+            source,
+            id_from=options.cdxj_id_from,
+            max_line_bytes=options.max_line_bytes,
+            ids=options.duplicate_ids,
+        )
     if fmt == "croissant":
         return read_croissant(
             source,
@@ -64,7 +74,8 @@ def read_manifest(
             max_document_bytes=options.max_croissant_bytes,
         )
     if fmt in ("jsonl", "csv"):
-        return _read_lines(ManifestParser(fmt, max_line_bytes=options.max_line_bytes), source)
+        parser = ManifestParser(fmt, max_line_bytes=options.max_line_bytes, ids=options.duplicate_ids)
+        return _read_lines(parser, source)
     if fmt == "hf-card":
         raise UnsupportedFormatError(
             "a dataset card has no items of its own: read it with read_hf_card and apply its licence "
