@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from consentry_rights.domain import Decision, Policy, RegistryView, decide
+from consentry_rights.domain import Decision, OriginDocument, Policy, RegistryView, SignalCapture, decide
 from consentry_rights.domain.replay import NotReplayable, recorded_signals, replay_decision, replay_entry
 from consentry_shared.contracts.v1 import Deal, Evidence, ItemEvent, LedgerEntry, Purpose, Verdict, Work
 
@@ -182,3 +182,76 @@ def test_a_signal_evidence_that_is_not_a_reading_names_the_entry_and_position() 
     with pytest.raises(NotReplayable):
         recorded_signals([Evidence(signal="x-robots-tag", value=wrong_status)])
     assert recorded_signals([Evidence(signal="policy.regime", value="opt-in")]) is None
+
+
+def xmp(term: str) -> str:
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" '
+        f'plus:DataMining="http://ns.useplus.org/ldf/vocab/{term}"/></rdf:RDF></x:xmpmeta>'
+    )
+
+
+C2PA = json.dumps(
+    {
+        "active_manifest": "urn:m1",
+        "manifests": {
+            "urn:m1": {
+                "assertions": [
+                    {
+                        "label": "cawg.training-mining",
+                        "data": {"entries": {"cawg.ai_training": {"use": "constrained"}}},
+                    }
+                ]
+            }
+        },
+    }
+)
+ORIGIN = "https://img.example.org"
+CRAWL_EVIDENCE: list[dict[str, str]] = [
+    {"robots_txt": "User-agent: *\nAllow: /\n", "headers": '{"tdm-reservation":["0"]}'},
+    {"xmp": xmp("DMI-ALLOWED")},
+    {"headers": '{"x-robots-tag":["noai"]}'},
+    {"headers": '{"tdm-reservation":["0"]}', "html_meta": '{"robots":["noimageai"]}'},
+    {"html_meta": '<meta name="tdm-reservation" content="1">'},
+    {"tdmrep_json": '[{"location":"/photos/*","tdm-reservation":1}]'},
+    {"tdmrep_json": '[{"location":"/elsewhere/*","tdm-reservation":1}]'},
+    {"ai_txt": "User-Agent: *\nDisallow: *.jpg\n", "robots_txt": "User-agent: *\nAllow: /\n"},
+    {"robots_txt": "User-agent: *\nAllow: /\nContent-Usage: /photos/ train-ai=n\n"},
+    {"xmp": xmp("DMI-PROHIBITED-AIMLTRAINING")},
+    {"xmp": xmp("DMI-ALLOWED"), "c2pa": C2PA},
+    {"c2pa": "{]"},
+    {"robots_txt_sha256": "a" * 64},
+    {"xmp": xmp("DMI-SOMETHING-NEW"), "headers": '{"x-robots-tag":["noai"]}'},
+]
+FETCHED: list[SignalCapture | None] = [
+    None,
+    SignalCapture(
+        where="fetch",
+        seen_at=AT,
+        headers={"tdm-reservation": ["0"]},
+        robots_txt=OriginDocument(f"{ORIGIN}/robots.txt", body="User-agent: *\nAllow: /\n", status=200),
+    ),
+    SignalCapture(where="fetch", seen_at=AT, headers={"tdm-reservation": ["1"]}),
+    SignalCapture(
+        where="fetch",
+        seen_at=AT,
+        item_error="circuit open",
+        robots_txt=OriginDocument(f"{ORIGIN}/robots.txt", error="timeout"),
+        ai_txt=OriginDocument(f"{ORIGIN}/ai.txt", status=503),
+        tdmrep_json=OriginDocument(f"{ORIGIN}/.well-known/tdmrep.json", status=404),
+    ),
+]
+
+
+@pytest.mark.parametrize("fetched", FETCHED, ids=["crawl", "fetch-allows", "fetch-reserves", "fetch-failed"])
+@pytest.mark.parametrize("evidence", CRAWL_EVIDENCE)
+@pytest.mark.parametrize("licence", ["CC0-1.0", "CC-BY-NC-4.0", None])
+def test_every_kind_of_signal_replays_to_the_same_decision(
+    evidence: dict[str, str], fetched: SignalCapture | None, licence: str | None
+) -> None:
+    the_item = item(evidence=evidence, license=licence, sha256=None, url=f"{ORIGIN}/photos/cat.jpg")
+    registry = RegistryView(version=1)
+    decision = decide(the_item, registry, POLICY, AT, fetched=fetched)
+    replayed = replay_decision(logged(the_item, decision, 1), registry, POLICY)
+    assert replayed == decision  # verdict, reasons and evidence, in order
