@@ -25,9 +25,12 @@ What it cannot reproduce:
   refused with :class:`NotReplayable`, not guessed;
 - a policy other than the one given: the entry names only its policy *version*; the caller
   supplies the :class:`~.decide.Policy` of that version (a mismatch is :class:`NotReplayable`);
-- the reason *order* among several signals that decide together (the evidence lists the deciding
-  readings first), and a live-revocation entry's leading ``consent-revoked`` /
-  ``consent-granted`` reason: replay compares verdicts; reasons are shown for the auditor.
+- a live-revocation entry's leading ``consent-revoked`` / ``consent-granted`` reason (it says
+  how the verdict moved from the one before, which a single entry does not know).
+
+Replay compares verdicts. Otherwise, with the same registry and policy, the replayed reasons and
+evidence equal the logged ones, in order (``tests/unit/test_rights_replay.py`` holds every kind
+of signal to that).
 
 Pure: no I/O, no clock.
 """
