@@ -99,7 +99,7 @@ def audit_replay(
       4  the ledger, the rights service or Kafka cannot be reached or failed
       5  none differ, but some entries could not be replayed (the report says why)
     """
-    from consentry.client import ConsentryError
+    from consentry.client import ConsentryError, resolve_token
     from consentry.replay import (
         ExportSource,
         FileRegistry,
@@ -115,6 +115,7 @@ def audit_replay(
     if (registry is None) == (rights_url is None):
         _fail(EXIT_BAD_INPUT, "give one of --registry FILE or --rights-url URL")
     policy = RightsSettings().policy()
+    token = resolve_token(token)  # else the credentials `consentry up` wrote, as every command
     chosen: Registry | None = None
     try:
         chosen = (
