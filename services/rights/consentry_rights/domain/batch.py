@@ -98,6 +98,7 @@ class _Batch:
     """The memos of one batch: valid for one registry view, policy and decision time only."""
 
     __slots__ = (
+        "_alive",
         "_applied",
         "_at",
         "_binds",
@@ -116,7 +117,9 @@ class _Batch:
         self._policy = policy
         self._at = at
         self._matcher = registry.matcher()
-        # Keyed by id(): records live in the registry view, which outlives the batch.
+        # Keyed by id(): every record memoised is also kept in _alive, so no id is reused
+        # within the batch (compactly held reservations are built afresh at each lookup).
+        self._alive: list[object] = []
         self._failures: dict[tuple[int, str, str | None], str | None] = {}
         self._consents: dict[int, Decision] = {}
         self._binds: dict[tuple[int, str], bool] = {}
@@ -142,6 +145,7 @@ class _Batch:
                 key = (id(deal), purpose, item.territory)
                 failure = self._failures.get(key, _MISSING)
                 if failure is _MISSING:
+                    self._alive.append(deal)
                     why = _deal_failure(deal, item, self._at)
                     failure = self._failures[key] = None if why is None else f"{why}:{deal.id}"
                 if failure is None:
@@ -184,6 +188,7 @@ class _Batch:
         key = (id(reservation), purpose)
         found = self._binds.get(key)
         if found is None:
+            self._alive.append(reservation)
             found = self._binds[key] = _reservation_in_force(reservation, self._at) and purpose_covers(
                 reservation.purposes, purpose
             )
@@ -249,6 +254,7 @@ class _Batch:
     def _work_evidence(self, work: Work) -> Evidence:
         found = self._evidence.get(id(work))
         if found is None:
+            self._alive.append(work)
             found = Evidence(signal="registry.work", ref=work.id, value=work.license, seen_at=self._at)
             self._evidence[id(work)] = found
         return found

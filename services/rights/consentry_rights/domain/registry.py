@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,6 +27,8 @@ from typing import Final, Generic, TypeVar
 from urllib.parse import quote
 
 from consentry_shared.contracts.v1 import Deal, Reservation, Work
+
+from .compact import CompactReservations
 
 __all__ = ["BatchMatcher", "RegistryView", "normalise_url"]
 
@@ -178,12 +180,21 @@ class _PrefixTable(Generic[_R]):
                 query = query[: _common_prefix_length(candidate, query)]
 
 
+@dataclass(frozen=True, slots=True)
+class _HashedRecords(Generic[_R]):
+    """Records held outside the index's dicts, by hash (a :class:`CompactReservations`)."""
+
+    records_for: Callable[[str], tuple[_R, ...]]
+    holds: Callable[[str], bool]
+
+
 class _SelectorIndex(Generic[_R]):
     """Reservations or deals indexed by each kind of selector."""
 
-    __slots__ = ("_by_domain", "_by_netloc", "_by_sha256")
+    __slots__ = ("_by_domain", "_by_netloc", "_by_sha256", "_compact")
 
-    def __init__(self, records: Iterable[_R]) -> None:
+    def __init__(self, records: Iterable[_R], compact: _HashedRecords[_R] | None = None) -> None:
+        self._compact: _HashedRecords[_R] | None = compact
         by_sha256: dict[str, list[_R]] = {}
         by_domain: dict[str, list[_R]] = {}
         by_netloc: dict[str, dict[str, list[_R]]] = {}
@@ -204,7 +215,17 @@ class _SelectorIndex(Generic[_R]):
 
     def by_sha256(self, sha256: str) -> tuple[_R, ...]:
         """What ``lookup(None, sha256)`` returns: the hash's records, by id (one rank)."""
-        return self._by_sha256.get(sha256, ())
+        found: tuple[_R, ...] = self._by_sha256.get(sha256, ())
+        if self._compact is None:
+            return found
+        held: tuple[_R, ...] = self._compact.records_for(sha256)
+        if not held:
+            return found
+        return tuple(sorted(found + held, key=lambda record: record.id))
+
+    def knows_hash(self, sha256: str) -> bool:
+        """Whether the compact store holds this hash (the dict's hashes are in :meth:`hashes`)."""
+        return self._compact is not None and self._compact.holds(sha256)
 
     def hashes(self) -> Iterable[str]:
         """Every sha256 a selector names."""
@@ -234,7 +255,7 @@ class _SelectorIndex(Generic[_R]):
                     best[record.id] = (rank, record)
 
         if sha256 is not None:
-            offer(_SHA256_RANK, self._by_sha256.get(sha256, ()))
+            offer(_SHA256_RANK, self.by_sha256(sha256))
         if location is not None:
             table = self._by_netloc.get(location.netloc) if with_prefixes else None
             if table is not None:
@@ -267,6 +288,10 @@ class RegistryView:
     Built once from the records (a later record with the same id replaces an earlier one, as a
     ``RegistryChange`` would) and never changed afterwards: a new registry version is a new view.
     All lookups are pure, deterministic and independent of the number of records.
+
+    ``hashed_reservations`` holds sha256-only reservations compactly (millions of them, see
+    :mod:`.compact`); lookups return them exactly as if they were among ``reservations``. Their
+    ids MUST differ from those of ``reservations``.
     """
 
     __slots__ = ("_deals", "_matcher", "_record_count", "_reservations", "_version", "_works")
@@ -277,13 +302,19 @@ class RegistryView:
         reservations: Iterable[Reservation] = (),
         deals: Iterable[Deal] = (),
         works: Iterable[Work] = (),
+        hashed_reservations: CompactReservations | None = None,
         version: int = 0,
     ) -> None:
         if version < 0:
             raise ValueError("registry version must be >= 0")
         self._version = version
         unique_reservations = _latest_by_id(reservations)
-        self._reservations = _SelectorIndex(unique_reservations)
+        hashed = (
+            None
+            if hashed_reservations is None
+            else _HashedRecords(hashed_reservations.for_sha256, hashed_reservations.__contains__)
+        )
+        self._reservations = _SelectorIndex(unique_reservations, hashed)
 
         deals_by_licensee: dict[str, list[Deal]] = {}
         unique_deals = _latest_by_id(deals)
@@ -302,6 +333,8 @@ class RegistryView:
             for sha256, found in works_by_sha256.items()
         }
         self._record_count = len(unique_reservations) + len(unique_deals) + len(latest_works)
+        if hashed_reservations is not None:
+            self._record_count += len(hashed_reservations)
         self._matcher: BatchMatcher | None = None
 
     @property
@@ -447,7 +480,7 @@ class BatchMatcher:
 
     def known_hash(self, sha256: str) -> bool:
         """Whether any reservation, deal or work names this (lower-case) hash."""
-        return sha256 in self._hashes
+        return sha256 in self._hashes or self._reservations.knows_hash(sha256)
 
     def matches(
         self, licensee: str, url: str, sha256: str | None
