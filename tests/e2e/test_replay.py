@@ -9,6 +9,8 @@ replay is checked against what the registry change must and must not flip.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import time
 import uuid
@@ -20,6 +22,7 @@ from typing import Any
 import pytest
 
 from consentry.client import ConsentryClient
+from consentry_ledger.adapters.sql import SqlLedgerStore
 from tests.e2e.stack import SAMPLES, cli, client_env, consentry_up
 
 pytestmark = pytest.mark.e2e
@@ -41,6 +44,7 @@ class Run:
     kafka_env: dict[str, str]
     results: dict[str, dict[str, Any]]
     revoked_index: int
+    data_dir: Path
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +75,7 @@ def run(
                 break
             assert time.monotonic() < deadline, latest
             time.sleep(0.3)
-        yield Run(client, env, kafka_env, results, latest["index"])
+        yield Run(client, env, kafka_env, results, latest["index"], data_dir)
 
 
 def replay(run: Run, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any], str]:
@@ -120,3 +124,34 @@ def test_an_export_replayed_with_the_old_registry_disowns_the_revocation(run: Ru
     assert flipped["index"] == run.revoked_index and flipped["registry_version"] == 2
     assert flipped["logged"]["reasons"][:2] == ["consent-revoked", "reservation:res-blog"]
     assert flipped["replayed"]["verdict"] == "consent"
+
+
+def test_the_topic_rebuilds_the_running_ledgers_database(run: Run, tmp_path: Path) -> None:
+    target = f"sqlite:///{tmp_path / 'rebuilt.db'}"
+    done = cli(
+        "ledger",
+        "rebuild",
+        "--database-url",
+        target,
+        "--url",
+        run.client.urls.ledger,
+        "--key",
+        str(run.data_dir / "ledger.key"),
+        env={**run.env, **run.kafka_env},
+    )
+    assert done.returncode == 0, done.stderr
+    live = run.client.checkpoint()
+    assert live is not None
+    size = len(run.results) + 1
+    root = base64.b64decode(live.split("\n")[2]).hex()
+    assert f"rebuilt {size} entries" in done.stdout and root in done.stdout
+    rebuilt = asyncio.run(_leaves(target, size))
+    assert rebuilt == run.client.leaves(0, size)
+
+
+async def _leaves(url: str, size: int) -> list[bytes]:
+    store = SqlLedgerStore.from_url(url)
+    try:
+        return await store.leaves(0, size)
+    finally:
+        await store.close()
