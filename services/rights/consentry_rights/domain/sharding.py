@@ -1,0 +1,138 @@
+"""Which registry records a rights instance needs for the ``items.v1`` partitions it holds.
+
+Items are keyed by their sha256 (as ingest spells it: the 64 lower-case hex characters, ASCII),
+else by their URL, and Kafka puts a key on ``partition(key, count)`` (murmur2). A record that can
+match an item *only* through one sha256 -- a reservation or deal whose match is just a hash, or a
+work -- can only ever cover items with that hash, and those are keyed by it: such a record is
+needed only by the instance holding that hash's partition. A record with a domain or URL prefix
+can match an item keyed by any hash or URL, so every instance keeps it.
+
+Never fail open: this module only ever leaves out a record that provably cannot match an item of
+the held partitions. Anything else -- a record with a hash *and* a domain, an unknown kind -- is
+kept. Items that arrive on a partition their hash does not map to (a producer choosing partitions
+itself, a partition count that changed) are the caller's to catch with :meth:`RegistryShard.missing`
+before deciding them, and :meth:`RegistryShard.widened` says which share would cover them.
+
+The partitioner is passed in (the Kafka adapter's ``partition_for``) so this module does no I/O
+and depends on no client library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from consentry_shared.contracts.v1 import Deal, Reservation, Work
+
+__all__ = [
+    "Partitioner",
+    "RegistryShard",
+    "ShardedRecords",
+    "hash_only_selector",
+    "item_key",
+    "shard_records",
+]
+
+Partitioner = Callable[[bytes, int], int]
+"""``(key, partition count) -> partition``: Kafka's default partitioner."""
+
+
+def item_key(sha256: str) -> bytes:
+    """The ``items.v1`` key of an item with this content hash (see ingest's ``_publish``)."""
+    return sha256.lower().encode("ascii")
+
+
+def hash_only_selector(record: Reservation | Deal | Work) -> str | None:
+    """The one sha256 through which ``record`` can match an item, or ``None`` when it can also
+    match by something else (a domain or URL prefix) and so may be needed on any partition."""
+    if isinstance(record, Work):
+        return record.sha256.lower()
+    if isinstance(record, Reservation | Deal):
+        match = record.match
+        if match.sha256 is not None and match.domain is None and match.url_prefix is None:
+            return match.sha256.lower()
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryShard:
+    """The share of ``items.v1`` an instance decides: ``held`` among ``partitions`` partitions.
+
+    ``partitions`` MUST be the partition count ``items.v1`` has (the one its producers hash
+    with); a share built on another count is still safe -- :meth:`missing` reports every item it
+    does not cover -- but then covers fewer items.
+    """
+
+    partitions: int
+    held: frozenset[int]
+    partition_of: Partitioner = field(compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.partitions < 1:
+            raise ValueError(f"partition count must be >= 1, got {self.partitions}")
+        outside = sorted(p for p in self.held if not 0 <= p < self.partitions)
+        if outside:
+            raise ValueError(f"partitions {outside} are outside 0..{self.partitions - 1}")
+
+    @property
+    def is_whole(self) -> bool:
+        """Whether every partition is held (then nothing is left out and nothing need be hashed)."""
+        return len(self.held) == self.partitions
+
+    def partition_of_hash(self, sha256: str) -> int:
+        """The partition an item with this content hash is keyed to."""
+        return self.partition_of(item_key(sha256), self.partitions)
+
+    def holds_hash(self, sha256: str) -> bool:
+        """Whether items with this content hash belong to this share."""
+        return self.is_whole or self.partition_of_hash(sha256) in self.held
+
+    def needs(self, record: Reservation | Deal | Work) -> bool:
+        """Whether ``record`` could match an item of this share (when in doubt: yes)."""
+        sha256 = hash_only_selector(record)
+        return sha256 is None or self.holds_hash(sha256)
+
+    def missing(self, sha256s: Iterable[str | None]) -> frozenset[int]:
+        """The partitions of those content hashes that this share does not hold: items with them
+        MUST NOT be decided with a view built for this share alone. ``None`` (no hash) is
+        always covered, since hash-only records cannot match an item without a hash."""
+        if self.is_whole:
+            return frozenset()
+        found: set[int] = set()
+        for sha256 in sha256s:
+            if sha256 is not None:
+                partition = self.partition_of_hash(sha256)
+                if partition not in self.held:
+                    found.add(partition)
+        return frozenset(found)
+
+    def widened(self, partitions: Iterable[int]) -> RegistryShard:
+        """This share plus ``partitions``."""
+        return RegistryShard(self.partitions, self.held | frozenset(partitions), self.partition_of)
+
+
+@dataclass(frozen=True, slots=True)
+class ShardedRecords:
+    """What :func:`shard_records` kept, and how many hash-keyed records it kept and left out."""
+
+    records: list[Reservation | Deal | Work]
+    hash_keyed_kept: int
+    hash_keyed_left_out: int
+
+
+def shard_records(records: Iterable[Reservation | Deal | Work], shard: RegistryShard) -> ShardedRecords:
+    """The records an instance holding ``shard`` needs: every record that can match by domain or
+    URL prefix, and the hash-only ones whose hash is keyed to a held partition. Order is kept."""
+    kept: list[Reservation | Deal | Work] = []
+    hash_kept = left_out = 0
+    whole = shard.is_whole
+    for record in records:
+        sha256 = hash_only_selector(record)
+        if sha256 is None:
+            kept.append(record)
+        elif whole or shard.partition_of_hash(sha256) in shard.held:
+            kept.append(record)
+            hash_kept += 1
+        else:
+            left_out += 1
+    return ShardedRecords(kept, hash_kept, left_out)
