@@ -144,8 +144,14 @@ class CompactReservationsBuilder:
                 )
             order.extend(rows)
         del placed
-        sorted_digests = b"".join(view[row * _DIGEST : (row + 1) * _DIGEST] for row in order)
+        sorted_digests = bytearray(len(digests))  # filled in place: no list of 10M slices
+        for position, row in enumerate(order):
+            sorted_digests[position * _DIGEST : (position + 1) * _DIGEST] = view[
+                row * _DIGEST : (row + 1) * _DIGEST
+            ]
         view.release()
+        del digests
+        self._digests = bytearray()  # the unsorted copy goes before the builder is dropped
         return CompactReservations(
             digests=sorted_digests,
             order=order,
@@ -187,7 +193,7 @@ class CompactReservations:
     def __init__(
         self,
         *,
-        digests: bytes,
+        digests: bytes | bytearray,  # private and never written after the build
         order: array[int],
         starts: array[int],
         ids: bytes,
