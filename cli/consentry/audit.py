@@ -99,6 +99,8 @@ def audit_replay(
       4  the ledger, the rights service or Kafka cannot be reached or failed
       5  none differ, but some entries could not be replayed (the report says why)
     """
+    from aiokafka.errors import KafkaError
+
     from consentry.client import ConsentryError, resolve_token
     from consentry.replay import (
         ExportSource,
@@ -135,7 +137,7 @@ def audit_replay(
             report = asyncio.run(_replay_topic(chosen, policy, start))
     except ReplayInputError as error:
         _fail(EXIT_BAD_INPUT, str(error))
-    except (ConsentryError, OSError, TimeoutError) as error:
+    except (ConsentryError, KafkaError, OSError, TimeoutError) as error:
         _fail(EXIT_UNAVAILABLE, str(error))
     finally:
         if isinstance(chosen, RightsRegistry):
@@ -230,6 +232,9 @@ def ledger_rebuild(
       2  the checkpoint, the key or the target database is unusable (it holds another log)
       4  Kafka or the database cannot be reached
     """
+    from aiokafka.errors import KafkaError
+    from sqlalchemy.exc import DBAPIError
+
     from consentry_ledger.adapters.sql import SqlLedgerStore
     from consentry_ledger.rebuild import (
         RebuildInputError,
@@ -289,7 +294,7 @@ def ledger_rebuild(
         raise typer.Exit(EXIT_DIFFER) from None
     except (RebuildInputError, TlogError) as error:
         _fail(EXIT_BAD_INPUT, str(error))
-    except (OSError, TimeoutError, ConnectionError) as error:
+    except (KafkaError, DBAPIError, OSError, TimeoutError) as error:
         _fail(EXIT_UNAVAILABLE, f"{type(error).__name__}: {error}")
     _out.print(
         f"rebuilt {result.size} entries from {name} into {_redacted(database_url)}: "
