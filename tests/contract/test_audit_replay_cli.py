@@ -208,3 +208,15 @@ def test_unreadable_input_exits_2_naming_the_place(
 
     code, _, stderr = replay(str(directory))
     assert code == 2 and "give one of --registry FILE or --rights-url URL" in stderr
+
+
+def test_an_unreachable_log_exits_4(tmp_path: Path) -> None:
+    registry = str(write_registry(tmp_path / "r.jsonl", WORK))
+    code, _, stderr = replay("--url", "http://127.0.0.1:1", "--registry", registry)
+    assert code == 4
+    assert "cannot reach the ledger at http://127.0.0.1:1" in stderr
+    code, _, stderr = replay(
+        "--topic", "--registry", registry, env={"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+    )
+    assert code == 4
+    assert "Unable to bootstrap from" in stderr
