@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import ConsumerRebalanceListener
 from fastapi import APIRouter
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -91,9 +92,13 @@ def batch_subscriber(
     timeout_ms: int,
     title: str,
     description: str,
+    listener: ConsumerRebalanceListener | None = None,
 ) -> BatchSubscriber:
     """The hot path's subscriber: batches, manual offsets (committed after the handler succeeds,
-    redelivered when it raises), the service's consumer group, raw bytes for the handler."""
+    redelivered when it raises), the service's consumer group, raw bytes for the handler.
+
+    ``listener`` hears each rebalance (aiokafka awaits its coroutines): a service that keeps
+    state per partition rebuilds it there."""
     return broker.subscriber(
         settings.topic(logical_topic),
         group_id=settings.group(service),
@@ -105,6 +110,7 @@ def batch_subscriber(
         heartbeat_interval_ms=settings.consumer_heartbeat_ms,
         decoder=raw_batch_decoder,
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        listener=listener,
         title=title,
         description=description,
     )

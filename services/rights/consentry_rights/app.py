@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -37,6 +38,28 @@ class RightsComponents:
     tokens: TokenBook | None = None
 
 
+class _RegistryShareListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands each new ``items.v1`` assignment to the service, which rebuilds its registry view
+    for that share before the next batch (aiokafka awaits this before it completes the join).
+
+    The partition count comes from the consumer's metadata (the topic as it is, not the count
+    the settings would create); without it the service holds the whole registry."""
+
+    def __init__(self, service: RightsService, topic: str) -> None:
+        self._service = service
+        self._topic = topic
+        self.subscriber: Any = None
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Nothing to drop yet: the view only shrinks once the new assignment is known."""
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        consumer = getattr(self.subscriber, "consumer", None)
+        known = consumer.partitions_for_topic(self._topic) if consumer is not None else None
+        held = {tp.partition for tp in assigned if tp.topic == self._topic}
+        await self._service.assign(len(known) if known else None, held)
+
+
 def build(
     settings: RightsSettings,
     *,
@@ -56,6 +79,7 @@ def build(
         fetcher = SignalFetcher(settings.fetcher_config())
     service = RightsService(store, publisher, policy, topic_of=settings.topic, tracer=tracer, fetcher=fetcher)
 
+    share = _RegistryShareListener(service, settings.topic(topics.ITEMS)) if settings.shard_registry else None
     subscriber = batch_subscriber(
         broker,
         settings,
@@ -65,7 +89,10 @@ def build(
         timeout_ms=settings.batch_timeout_ms,
         title="rights.decide",
         description="Decides each item against the registry and publishes decisions.v1.",
+        listener=share,
     )
+    if share is not None:
+        share.subscriber = subscriber
 
     @subscriber
     async def decide_items(message: KafkaMessage) -> None:
@@ -91,7 +118,10 @@ def build(
 
 def _ops(components: RightsComponents) -> APIRouter:
     async def details() -> dict[str, Any]:
-        return {"registry_version": components.service.registry_version}
+        return {
+            "registry_version": components.service.registry_version,
+            "registry_share": components.service.registry_share(),
+        }
 
     return consumer_ops(
         "rights",

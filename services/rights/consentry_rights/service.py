@@ -2,6 +2,12 @@
 
 It keeps one immutable :class:`RegistryView` and swaps it when the stored registry version moves
 (checked once per batch, so every rights instance follows imports made through any of them).
+With registry sharding on, the view holds only the hash-keyed records of the ``items.v1``
+partitions this instance is assigned (:mod:`consentry_rights.domain.sharding`; the consumer's
+rebalance listener calls :meth:`RightsService.assign`), and it is rebuilt for the new share
+before the next batch is decided. A batch holding an item whose hash is keyed elsewhere (a
+producer that chose its own partition) widens the share first: no item is decided with a view
+that lacks its records.
 With a :class:`SignalFetcher` (``CONSENTRY_RIGHTS_FETCH_SIGNALS=true``) each item's signals are
 also fetched now and read beside its crawl-time evidence; every signal in the decision then says
 which capture it came from (``@crawl`` / ``@fetch``).
@@ -13,7 +19,7 @@ import asyncio
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from opentelemetry import trace
@@ -25,6 +31,12 @@ from consentry_rights.domain import Decision, Policy, RegistryView, SignalCaptur
 from consentry_rights.domain.batch import decide_batch
 from consentry_rights.domain.importing import RegistryRecord
 from consentry_rights.domain.revocation import redecide, selectors_of
+from consentry_rights.domain.sharding import (
+    RegistryShard,
+    ShardedRecords,
+    hash_only_selector,
+    shard_records,
+)
 from consentry_rights.domain.signal_import import (
     SignalImport,
     record_id_prefix,
@@ -46,6 +58,7 @@ from consentry_shared.kafka import (
     KeyedBatchPublisher,
     OutRecord,
     dead_letter_record,
+    partition_for,
     validation_reason,
 )
 from consentry_shared.metrics import DECISIONS, reason_code
@@ -88,6 +101,11 @@ class RightsService:
         self._topic = topic_of
         self._tracer = tracer
         self._view = RegistryView()
+        # The share the view was built for (None: the whole registry) and the share wanted, set by
+        # assign(); refresh() rebuilds whenever the two differ. _view and _share change together.
+        self._share: RegistryShard | None = None
+        self._wanted: RegistryShard | None = None
+        self._share_counts = ShardedRecords([], 0, 0)
         self._reload_lock = asyncio.Lock()
         self.last_reevaluation: tuple[int, int] = (0, 0)
 
@@ -95,15 +113,96 @@ class RightsService:
     def registry_version(self) -> int:
         return self._view.version
 
+    def registry_share(self) -> dict[str, object]:
+        """What the view holds, for ``/ready``: the share of ``items.v1`` and its record counts."""
+        share = self._share
+        return {
+            "partitions": None if share is None else share.partitions,
+            "held": None if share is None else sorted(share.held),
+            "records": len(self._view),
+            "hash_keyed": self._share_counts.hash_keyed_kept,
+            "hash_keyed_left_out": self._share_counts.hash_keyed_left_out,
+        }
+
+    async def assign(self, partitions: int | None, held: Iterable[int]) -> None:
+        """Hold only the hash-keyed records of ``held`` among ``items.v1``'s ``partitions``
+        partitions from now on (``partitions=None``: the whole registry), and rebuild the view.
+
+        Called by the consumer's rebalance listener with the new assignment. If the rebuild
+        fails, the next batch's :meth:`refresh` tries again before deciding anything.
+        """
+        self._wanted = (
+            None if partitions is None else RegistryShard(partitions, frozenset(held), partition_for)
+        )
+        await self.refresh()
+
     async def refresh(self) -> None:
-        """Swap in the stored registry if it moved since the current view was built."""
-        if await self._store.version() == self._view.version:
+        """Swap in the stored registry if it moved since the current view was built, or the
+        wanted share differs from the view's."""
+        if await self._store.version() == self._view.version and self._share == self._wanted:
             return
         async with self._reload_lock:
+            wanted = self._wanted
+            if await self._store.version() == self._view.version and self._share == wanted:
+                return  # another task rebuilt it while this one waited
             version, records = await self._store.snapshot()
-            if version != self._view.version:
-                self._view = build_view(version, records)
-                log.info("registry version %d loaded (%d records)", version, len(self._view))
+            self._install(version, records, wanted)
+
+    def _install(self, version: int, records: Sequence[RegistryRecord], share: RegistryShard | None) -> None:
+        if share is not None:
+            kept = shard_records(records, share)
+        else:
+            hash_keyed = sum(1 for record in records if hash_only_selector(record) is not None)
+            kept = ShardedRecords(list(records), hash_keyed, 0)
+        view = build_view(version, kept.records)
+        self._view, self._share, self._share_counts = view, share, kept
+        if share is None:
+            log.info("registry version %d loaded (%d records)", version, len(view))
+        else:
+            log.info(
+                "registry version %d loaded for partitions %s of %d (%d records, %d hash-keyed, "
+                "%d hash-keyed of other partitions left out)",
+                version,
+                sorted(share.held),
+                share.partitions,
+                len(view),
+                kept.hash_keyed_kept,
+                kept.hash_keyed_left_out,
+            )
+
+    async def _view_covering(self, items: Sequence[ItemEvent], *, install: bool) -> RegistryView:
+        """A view holding every record that can match ``items``: the current one when its share
+        covers their hashes, else one built for a share widened by their partitions.
+
+        ``install=True`` keeps the widened view (and wants it until the next assignment), so a
+        producer that keeps choosing its own partitions costs one rebuild, not one per batch;
+        live revocation passes ``False``, as it may touch items of every partition once.
+        """
+        view, share = self._view, self._share
+        if share is None or not share.missing(item.sha256 for item in items):
+            return view
+        async with self._reload_lock:
+            view, share = self._view, self._share
+            if share is None:
+                return view
+            missing = share.missing(item.sha256 for item in items)
+            if not missing:
+                return view
+            log.warning(
+                "%d items keyed to partitions %s outside this instance's share %s: widening the "
+                "registry view for them",
+                sum(1 for item in items if share.missing([item.sha256])),
+                sorted(missing),
+                sorted(share.held),
+            )
+            wider = share.widened(missing)
+            version, records = await self._store.snapshot()
+            if not install:
+                return build_view(version, shard_records(records, wider).records)
+            if self._wanted == share:
+                self._wanted = wider
+            self._install(version, records, wider)
+            return self._view
 
     async def import_records(
         self,
@@ -193,6 +292,7 @@ class RightsService:
                             dead_letter_record(record, validation_reason("items.v1", error), service=_SERVICE)
                         )
                 captures = await self._fetch([item for _, item in items])
+                view = await self._view_covering([item for _, item in items], install=True)
                 at = utc_now()
                 decisions = decide_batch(
                     [item for _, item in items], view, self._policy, at, fetched=captures
@@ -265,7 +365,8 @@ class RightsService:
         if not selectors:
             return 0, 0
         candidates = await self._store.decided_items(selectors)
-        view = self._view
+        # Candidates come from every partition: a sharded view is widened for them (not kept).
+        view = await self._view_covering([candidate.item for candidate in candidates], install=False)
         at = utc_now()
         out: list[OutRecord] = []
         remembered: list[DecidedItem] = []

@@ -28,6 +28,13 @@ class RightsSettings(ServiceSettings):
     batch_max_records: int = 2000
     batch_timeout_ms: int = 50
     partitions: int = 6
+    shard_registry: bool = Field(
+        default=True,
+        description="Hold in memory only the hash-keyed registry records (hash-only reservations and "
+        "deals, works) of the items.v1 partitions this instance is assigned; every domain and URL "
+        "prefix record is held by all. Safe on: an item keyed to a partition outside the share "
+        "widens it before that item is decided. Off: every instance holds the whole registry",
+    )
     max_import_bytes: int = 256 * 1024 * 1024
     max_signal_file_bytes: int = Field(
         default=8 * 1024 * 1024, description="Largest robots.txt, ai.txt or tdmrep.json accepted for import"
