@@ -199,11 +199,16 @@ def ledger_rebuild(
         typer.Option(
             "--checkpoint",
             help="The latest signed checkpoint you trust: a checkpoint file, or an export DIR (whose "
-            "tiles then also name the first altered entry)",
+            "tiles then also name the first altered entry on the topic)",
         ),
     ] = None,
     url: Annotated[
-        str | None, typer.Option("--url", help="Take the reference checkpoint from a live ledger instead")
+        str | None,
+        typer.Option(
+            "--url",
+            help="Take the reference checkpoint from a live ledger instead (its tiles then name the "
+            "first altered entry on the topic)",
+        ),
     ] = None,
     key: Annotated[
         Path | None,
@@ -259,13 +264,15 @@ def ledger_rebuild(
         path = Path(vkey)
         verifier_key = path.read_text(encoding="utf-8").strip() if path.is_file() else vkey.strip()
     note, tiles = _reference(checkpoint, url)
+    try:
+        size = Checkpoint.from_text(note.partition("\n\n")[0] + "\n").size
+    except (TlogError, ValueError) as error:
+        _fail(EXIT_BAD_INPUT, f"the reference checkpoint cannot be read: {error}")
     reference_hash: Callable[[int], bytes] | None = None
     if tiles is not None:
-        try:
-            reader = TileHashReader(tiles, Checkpoint.from_text(note.partition("\n\n")[0] + "\n").size)
-        except (TlogError, ValueError) as error:
-            _fail(EXIT_BAD_INPUT, f"{tiles / 'checkpoint'}: {error}")
-        reference_hash = functools.partial(reader.hash_at, 0)
+        reference_hash = functools.partial(TileHashReader(tiles, size).hash_at, 0)
+    elif url is not None:
+        reference_hash = RemoteLeafHashes(url, size)
 
     name = settings.topic(topics.LEDGER_ENTRIES)
     options = settings.kafka_security().for_aiokafka()
@@ -302,6 +309,37 @@ def ledger_rebuild(
         f"{result.records_read} records read per pass, {result.repeats_skipped} repeats skipped, "
         f"{result.chunks} transactions"
     )
+
+
+class RemoteLeafHashes:
+    """The leaf hash at an index, from a live ledger's level-0 tiles (one GET per 256 entries):
+    with it the rebuild names the first entry of the topic that differs from the log."""
+
+    def __init__(self, url: str, size: int) -> None:
+        self._url = url.rstrip("/")
+        self._size = size
+        self._tile: tuple[int, bytes] = (-1, b"")
+
+    def __call__(self, index: int) -> bytes:
+        import httpx
+
+        from consentry_ledger.rebuild import RebuildInputError
+        from consentry_shared.tlog import TILE_WIDTH, tile_path
+
+        number, offset = divmod(index, TILE_WIDTH)
+        if self._tile[0] != number:
+            width = min(TILE_WIDTH, self._size - number * TILE_WIDTH)
+            path = tile_path(0, number, width)
+            try:
+                response = httpx.get(f"{self._url}/{path}", timeout=30.0)
+            except httpx.HTTPError as error:
+                raise RebuildInputError(f"cannot read {self._url}/{path}: {error}") from None
+            if response.status_code != 200 or len(response.content) != width * 32:
+                raise RebuildInputError(
+                    f"{self._url}/{path}: HTTP {response.status_code}, {len(response.content)} bytes"
+                )
+            self._tile = (number, response.content)
+        return self._tile[1][offset * 32 : offset * 32 + 32]
 
 
 def _reference(checkpoint: Path | None, url: str | None) -> tuple[str, Path | None]:
