@@ -10,6 +10,7 @@ consumed offsets restored, and a ledger started on it carries on appending.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,13 +23,22 @@ from typer.testing import CliRunner
 
 from consentry.cli import app as cli_app
 from consentry_ledger.adapters.sql import SqlLedgerStore
-from consentry_ledger.domain import AppendPlan
+from consentry_ledger.domain import AppendPlan, entry_leaf
 from consentry_ledger.rebuild import RebuildRefused, TopicRecord, read_entries_topic, rebuild_from_topic
 from consentry_ledger.service import LedgerService
 from consentry_shared import topics
-from consentry_shared.contracts.v1 import DecisionEvent, Evidence
+from consentry_shared.contracts.v1 import DecisionEvent, Evidence, LedgerEntry, Verdict
 from consentry_shared.kafka import InRecord, KeyedBatchPublisher, OutRecord, ensure_topics, make_broker
-from consentry_shared.tlog import Checkpoint, Signer, add_signatures, open_checkpoint, open_note, sign_note
+from consentry_shared.tlog import (
+    Checkpoint,
+    Signer,
+    TileHashReader,
+    add_signatures,
+    open_checkpoint,
+    open_note,
+    sign_note,
+    write_export,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -334,3 +344,39 @@ async def test_an_interrupted_rebuild_is_completed_by_running_it_again(
         assert latest.note == note
     finally:
         await store.close()
+
+
+async def test_an_entry_forged_ahead_of_the_log_is_named_with_the_exports_tiles(
+    ledger: Ledger, signer: Signer, tmp_path: Path
+) -> None:
+    # Someone with write access to the topic publishes a forged entry 0 before the ledger does.
+    forged = decision_record(0)
+    fake = DecisionEvent.model_validate_json(forged.value).model_copy(update={"verdict": Verdict.CONSENT})
+    leaf = entry_leaf(
+        LedgerEntry(
+            index=0, **fake.model_dump(exclude={"item_event_id"}), topic="decisions.v1", partition=0, offset=0
+        )
+    )
+    await ledger.publish_again([OutRecord(key=b"0", value=leaf)])
+    note, leaves, _ = await ledger.populate([40])
+    export = tmp_path / "export"
+    write_export(export, note, signer.vkey, leaves)
+
+    target = SqlLedgerStore.from_url(f"sqlite:///{tmp_path / 'rebuilt.db'}")
+    try:
+        with pytest.raises(
+            RebuildRefused, match=r"entry 0 \(partition \d offset 0\) hashes to [0-9a-f]+, the log has"
+        ):
+            await rebuild_from_topic(
+                ledger.records,
+                target,
+                reference_note=note,
+                signer=signer,
+                reference_hash=functools.partial(TileHashReader(export, 40).hash_at, 0),
+            )
+        # Without the tiles the real entry 0 shows up as a repeat with other bytes: refused too.
+        with pytest.raises(RebuildRefused, match=r"entry 0 .* appears again with different bytes"):
+            await rebuild_from_topic(ledger.records, target, reference_note=note, signer=signer)
+        assert await target.latest_checkpoint() is None
+    finally:
+        await target.close()
