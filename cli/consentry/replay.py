@@ -9,8 +9,9 @@ The log is read from one of three places, all giving the same ``(index, leaf)`` 
   order (see :func:`consentry_ledger.rebuild.read_entries_topic`).
 
 Each entry is decided again by :func:`consentry_rights.domain.replay.replay_decision` with the
-registry as of its ``registry_version`` (fetched once per version from the rights service's
-``/registry/records?as_of_version=N``) or with one registry export used as is for every entry,
+registry as of its ``registry_version`` (fetched from the rights service's
+``/registry/records?as_of_version=N`` when first needed; see :class:`RightsRegistry`) or with
+one registry export used as is for every entry,
 and with the policy of the rights settings (``CONSENTRY_RIGHTS_POLICY_VERSION``, ``_REGIME``,
 ``_REGIMES``). The replay does not verify the log's signatures or hashes: that is ``consentry
 ledger verify``'s job, and the two are meant to be run together.
@@ -42,6 +43,7 @@ __all__ = [
     "ReplayReport",
     "Replayer",
     "RightsRegistry",
+    "render_text",
 ]
 
 _HTTP_CHUNK = 10_000
