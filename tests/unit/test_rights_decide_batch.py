@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -252,3 +252,26 @@ def test_a_naive_time_and_a_capture_count_mismatch_are_refused() -> None:
         decide_batch(items, RegistryView(), POLICIES[0], datetime(2025, 1, 1))
     with pytest.raises(ValueError, match="captures"):
         decide_batch(items, RegistryView(), POLICIES[0], AT, fetched=[])
+
+
+def test_batches_at_other_times_reuse_nothing_stale() -> None:
+    """Licence results are kept per view and policy from batch to batch and re-stamped with
+    each batch's time: later batches, at other times and in other zones, still agree."""
+    rng = random.Random(8)
+    view = build_registry(rng, 40)
+    items = [build_item(rng, n) for n in range(400)]
+    zone = timezone(timedelta(hours=9))
+    for at in [
+        AT,
+        AT + timedelta(days=200),
+        (AT + timedelta(days=200)).astimezone(zone),
+        AT - timedelta(days=2),
+    ]:
+        for policy in POLICIES:
+            fast = decide_batch(items, view, policy, at)
+            for item, got in zip(items, fast, strict=True):
+                expected = decide(item, view, policy, at)
+                assert got == expected
+                assert [e.model_dump_json() for e in got.evidence] == [
+                    e.model_dump_json() for e in expected.evidence
+                ]

@@ -28,7 +28,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Final
+from typing import Final, TypeVar
+from weakref import WeakKeyDictionary
 
 from consentry_shared.contracts.v1 import Deal, Evidence, ItemEvent, Purpose, Reservation, Verdict, Work
 
@@ -92,6 +93,56 @@ def decide_batch(
 _LicenceKey = tuple[str | None, bool, Purpose, str, str | None, str | None]
 # (the governing claim's text, commercial, purpose, jurisdiction, territory)
 _AppliedKey = tuple[str, bool, Purpose, str | None, str | None]
+_K = TypeVar("_K", _LicenceKey, _AppliedKey)
+
+
+_MAX_KEPT: Final = 100_000
+
+
+class _Kept:
+    """Licence-rule results kept from batch to batch for one registry view and policy.
+
+    They depend on the decision time only through their evidence's ``seen_at`` (the time of
+    the batch that computed them); a later batch re-stamps them (see :func:`_restamped`)
+    instead of running the rule again.
+    """
+
+    __slots__ = ("applied", "licences")
+
+    def __init__(self) -> None:
+        self.licences: dict[_LicenceKey, tuple[Decision, datetime]] = {}
+        self.applied: dict[_AppliedKey, tuple[Decision, datetime]] = {}
+
+    @staticmethod
+    def keep(into: dict[_K, tuple[Decision, datetime]], key: _K, decision: Decision, at: datetime) -> None:
+        if len(into) >= _MAX_KEPT:
+            into.clear()
+        into[key] = (decision, at)
+
+
+_KEPT: Final[WeakKeyDictionary[RegistryView, dict[Policy, _Kept]]] = WeakKeyDictionary()
+
+
+def _kept_for(registry: RegistryView, policy: Policy) -> _Kept:
+    by_policy = _KEPT.get(registry)
+    if by_policy is None:
+        by_policy = _KEPT[registry] = {}
+    kept = by_policy.get(policy)
+    if kept is None:
+        kept = by_policy[policy] = _Kept()
+    return kept
+
+
+def _restamped(decision: Decision, computed_at: datetime, at: datetime) -> Decision:
+    """``decision`` as computed at ``at``: the evidence the rule stamped with its decision time
+    (``seen_at == computed_at``, which is all the licence rule records) gets ``at`` instead."""
+    if computed_at == at and computed_at.utcoffset() == at.utcoffset():
+        return decision
+    evidence = tuple(
+        found.model_copy(update={"seen_at": at}) if found.seen_at == computed_at else found
+        for found in decision.evidence
+    )
+    return Decision(decision.verdict, decision.reasons, evidence)
 
 
 class _Batch:
@@ -105,6 +156,7 @@ class _Batch:
         "_consents",
         "_evidence",
         "_failures",
+        "_kept",
         "_licences",
         "_manifests",
         "_matcher",
@@ -117,6 +169,7 @@ class _Batch:
         self._policy = policy
         self._at = at
         self._matcher = registry.matcher()
+        self._kept = _kept_for(registry, policy)
         # Keyed by id(): every record memoised is also kept in _alive, so no id is reused
         # within the batch (compactly held reservations are built afresh at each lookup).
         self._alive: list[object] = []
@@ -220,9 +273,14 @@ class _Batch:
         )
         found = self._licences.get(key)
         if found is None:
-            # The reference rule itself, on a case with nothing noted yet (noted reasons are
-            # appended by the caller exactly as the rule's settle() would append them).
-            found = _licence_rule(_Case(item, self._registry, self._policy, self._at, url))
+            kept = self._kept.licences.get(key)
+            if kept is None:
+                # The reference rule itself, on a case with nothing noted yet (noted reasons are
+                # appended by the caller exactly as the rule's settle() would append them).
+                found = _licence_rule(_Case(item, self._registry, self._policy, self._at, url))
+                self._kept.keep(self._kept.licences, key, found, self._at)
+            else:
+                found = _restamped(*kept, self._at)
             self._licences[key] = found
         return found
 
@@ -245,10 +303,16 @@ class _Batch:
         key = (governing.text, commercial, purpose, item.jurisdiction, item.territory)
         applied = self._applied.get(key)
         if applied is None:
-            # _apply_claim puts its own reasons before the context and its own evidence after
-            # the evidence it is given, so applying it to empty ones gives what to wrap.
-            case = _Case(item, self._registry, self._policy, self._at, "")
-            applied = self._applied[key] = _apply_claim(case, governing, [], [])
+            kept = self._kept.applied.get(key)
+            if kept is None:
+                # _apply_claim puts its own reasons before the context and its own evidence
+                # after the evidence it is given, so applying it to empty ones gives what to wrap.
+                case = _Case(item, self._registry, self._policy, self._at, "")
+                applied = _apply_claim(case, governing, [], [])
+                self._kept.keep(self._kept.applied, key, applied, self._at)
+            else:
+                applied = _restamped(*kept, self._at)
+            self._applied[key] = applied
         return Decision(applied.verdict, (*applied.reasons, *context), (*evidence, *applied.evidence))
 
     def _work_evidence(self, work: Work) -> Evidence:

@@ -294,7 +294,7 @@ class RegistryView:
     ids MUST differ from those of ``reservations``.
     """
 
-    __slots__ = ("_deals", "_matcher", "_record_count", "_reservations", "_version", "_works")
+    __slots__ = ("__weakref__", "_deals", "_matcher", "_record_count", "_reservations", "_version", "_works")
 
     def __init__(
         self,
