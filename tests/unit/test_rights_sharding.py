@@ -4,7 +4,7 @@ item of its partitions is decided exactly as with the whole registry.
 The differential tests decide random items (hosts, prefixes, hashes, licences, times drawn from
 small vocabularies so records of every kind hit them, alone and together) with the whole
 registry and with a share of it, and compare whole Decisions; an item whose hash the share does
-not hold must be reported by ``missing``.
+not hold must be reported by ``ShardedRecords.missing``, and only such an item.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from consentry_rights.domain import Policy, RegistryView, decide
 from consentry_rights.domain.batch import decide_batch
 from consentry_rights.domain.sharding import (
+    DigestSet,
     RegistryShard,
     hash_only_selector,
     item_key,
@@ -231,7 +232,7 @@ def test_the_whole_share_keeps_everything_without_hashing() -> None:
     assert whole.is_whole
     got = shard_records(records, whole)
     assert got.records == records and got.hash_keyed_left_out == 0
-    assert whole.missing(SHAS) == frozenset()
+    assert got.missing(SHAS) == frozenset()
 
 
 def test_an_empty_share_keeps_only_the_shared_records() -> None:
@@ -241,15 +242,32 @@ def test_an_empty_share_keeps_only_the_shared_records() -> None:
     assert got.hash_keyed_kept == 0
 
 
-def test_missing_names_the_partitions_of_hashes_outside_the_share() -> None:
+def test_missing_names_the_partitions_of_left_out_hashes_an_item_carries() -> None:
     held = {partition_for(SHAS[0].encode(), 6)}
     outside = [s for s in SHAS if partition_for(s.encode(), 6) not in held]
-    assert outside
+    assert len(outside) > 2
+    registered = outside[:-1]  # the last hash outside the share has no record anywhere
+    records: list[Reservation | Deal | Work] = [
+        reservation(f"r{n}", sha256=s) for n, s in enumerate(SHAS[:1] + registered)
+    ]
     share = shard(held)
-    assert share.missing([SHAS[0], None]) == frozenset()
-    assert share.missing([SHAS[0], *outside]) == {partition_for(s.encode(), 6) for s in outside}
-    wider = share.widened(share.missing(outside))
-    assert wider.missing(outside) == frozenset() and wider.held >= share.held
+    got = shard_records(records, share)
+    assert got.missing([SHAS[0], None]) == frozenset()
+    assert got.missing([outside[-1]]) == frozenset()  # keyed elsewhere, but nothing was left out for it
+    assert got.missing([s.upper() for s in registered]) == {partition_for(s.encode(), 6) for s in registered}
+    wider = shard_records(records, share.widened(got.missing(registered)))
+    assert wider.missing(registered) == frozenset() and wider.shard is not None and wider.shard.held > held
+
+
+def test_a_digest_set_answers_no_exactly_and_yes_by_the_first_64_bits() -> None:
+    digests = DigestSet(SHAS[:8])
+    assert len(digests) == 8 and digests.nbytes() == 8 * 8 + 4 * 65537
+    assert all(s in digests for s in SHAS[:8])
+    assert not any(s in digests for s in SHAS[8:])
+    assert SHAS[0][:16] + "0" * 48 in digests  # same first 64 bits: a (safe) yes
+    assert "0" * 64 not in DigestSet() and "f" * 64 not in DigestSet(["e" * 64])
+    edges = DigestSet(["0" * 64, "f" * 64])
+    assert "0" * 64 in edges and "f" * 64 in edges and "8" * 64 not in edges
 
 
 def test_a_share_refuses_partitions_it_cannot_have() -> None:
@@ -275,16 +293,18 @@ def test_items_of_the_share_are_decided_as_with_the_whole_registry(
     records = random_records(rng, rng.randrange(1, 60))
     whole = view_of(records)
     share = shard(held)
-    part = view_of(shard_records(records, share).records)
+    sharded = shard_records(records, share)
+    part = view_of(sharded.records)
     items = [random_item(rng, n) for n in range(80)]
-    covered = [item for item in items if not share.missing([item.sha256])]
-    uncovered = [item for item in items if share.missing([item.sha256])]
-    assert all(item.sha256 is not None for item in uncovered)
+    covered = [item for item in items if not sharded.missing([item.sha256])]
+    uncovered = [item for item in items if sharded.missing([item.sha256])]
+    left_out = {hash_only_selector(r) for r in records if r not in sharded.records}
+    assert {item.sha256 for item in uncovered} == {item.sha256 for item in items} & left_out
     for item in covered:
         assert decide(item, part, policy, AT) == decide(item, whole, policy, AT), item
     assert decide_batch(covered, part, policy, AT) == decide_batch(covered, whole, policy, AT)
     # Widening the share by what ``missing`` names covers the rest.
-    wider = share.widened(share.missing(item.sha256 for item in uncovered))
+    wider = share.widened(sharded.missing(item.sha256 for item in uncovered))
     wide_view = view_of(shard_records(records, wider).records)
     for item in uncovered:
         assert decide(item, wide_view, policy, AT) == decide(item, whole, policy, AT), item
@@ -315,7 +335,7 @@ def test_leaving_out_a_needed_record_would_be_caught() -> None:
         == "violation"
     )
     other = shard(set(range(6)) - own.held)
-    assert other.missing([sha]) == own.held
+    assert shard_records(records, other).missing([sha]) == own.held
     assert (
         decide(item, view_of(shard_records(records, other).records), POLICIES[0], AT).verdict.value
         == "consent"

@@ -102,10 +102,11 @@ class RightsService:
         self._tracer = tracer
         self._view = RegistryView()
         # The share the view was built for (None: the whole registry) and the share wanted, set by
-        # assign(); refresh() rebuilds whenever the two differ. _view and _share change together.
+        # assign(); refresh() rebuilds whenever the two differ. _view, _share and _sharded (what
+        # the share kept and left out) change together.
         self._share: RegistryShard | None = None
         self._wanted: RegistryShard | None = None
-        self._share_counts = ShardedRecords([], 0, 0)
+        self._sharded = ShardedRecords([], 0, 0)
         self._reload_lock = asyncio.Lock()
         self.last_reevaluation: tuple[int, int] = (0, 0)
 
@@ -120,8 +121,8 @@ class RightsService:
             "partitions": None if share is None else share.partitions,
             "held": None if share is None else sorted(share.held),
             "records": len(self._view),
-            "hash_keyed": self._share_counts.hash_keyed_kept,
-            "hash_keyed_left_out": self._share_counts.hash_keyed_left_out,
+            "hash_keyed": self._sharded.hash_keyed_kept,
+            "hash_keyed_left_out": self._sharded.hash_keyed_left_out,
         }
 
     async def assign(self, partitions: int | None, held: Iterable[int]) -> None:
@@ -155,7 +156,7 @@ class RightsService:
             hash_keyed = sum(1 for record in records if hash_only_selector(record) is not None)
             kept = ShardedRecords(list(records), hash_keyed, 0)
         view = build_view(version, kept.records)
-        self._view, self._share, self._share_counts = view, share, kept
+        self._view, self._share, self._sharded = view, share, kept
         if share is None:
             log.info("registry version %d loaded (%d records)", version, len(view))
         else:
@@ -171,38 +172,41 @@ class RightsService:
             )
 
     async def _view_covering(self, items: Sequence[ItemEvent], *, install: bool) -> RegistryView:
-        """A view holding every record that can match ``items``: the current one when its share
-        covers their hashes, else one built for a share widened by their partitions.
+        """A view holding every record that can match ``items``: the current one unless one of
+        their hashes is among those its share left out, else one built for a share widened by
+        those hashes' partitions.
 
         ``install=True`` keeps the widened view (and wants it until the next assignment), so a
         producer that keeps choosing its own partitions costs one rebuild, not one per batch;
         live revocation passes ``False``, as it may touch items of every partition once.
         """
-        view, share = self._view, self._share
-        if share is None or not share.missing(item.sha256 for item in items):
+        view, sharded = self._view, self._sharded
+        if not sharded.missing(item.sha256 for item in items):
             return view
         async with self._reload_lock:
-            view, share = self._view, self._share
-            if share is None:
-                return view
-            missing = share.missing(item.sha256 for item in items)
-            if not missing:
-                return view
-            log.warning(
-                "%d items keyed to partitions %s outside this instance's share %s: widening the "
-                "registry view for them",
-                sum(1 for item in items if share.missing([item.sha256])),
-                sorted(missing),
-                sorted(share.held),
-            )
-            wider = share.widened(missing)
-            version, records = await self._store.snapshot()
-            if not install:
-                return build_view(version, shard_records(records, wider).records)
-            if self._wanted == share:
-                self._wanted = wider
-            self._install(version, records, wider)
-            return self._view
+            view, sharded = self._view, self._sharded
+            missing = sharded.missing(item.sha256 for item in items)
+            while missing:
+                assert sharded.shard is not None  # only a share leaves records out
+                log.warning(
+                    "items with hashes keyed to partitions %s, outside this instance's share %s: "
+                    "widening the registry view for them",
+                    sorted(missing),
+                    sorted(sharded.shard.held),
+                )
+                wider = sharded.shard.widened(missing)
+                version, records = await self._store.snapshot()
+                if install:
+                    if self._wanted == sharded.shard:
+                        self._wanted = wider
+                    self._install(version, records, wider)
+                    view, sharded = self._view, self._sharded
+                else:
+                    sharded = shard_records(records, wider)
+                    view = build_view(version, sharded.records)
+                # The snapshot may be newer than the view the check ran on: check again.
+                missing = sharded.missing(item.sha256 for item in items)
+            return view
 
     async def import_records(
         self,
