@@ -11,11 +11,21 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from consentry_shared.topics import LEDGER_ENTRIES
+
 log = logging.getLogger(__name__)
 
 # Items may carry crawl-time evidence (robots.txt and tdmrep.json bodies up to 512 KiB each), so a
 # record may pass the broker's 1 MiB default; the producer's max_request_size matches this.
 _TOPIC_CONFIG = {"max.message.bytes": str(4 * 1024 * 1024)}
+# The ledger's entries topic is the log itself in replayable form (an auditor's `audit replay
+# --topic`, the ledger's own `rebuild`): it is never deleted by age.
+_KEEP_FOREVER = {**_TOPIC_CONFIG, "retention.ms": "-1", "retention.bytes": "-1"}
+
+
+def topic_config(name: str) -> dict[str, str]:
+    """The configuration a topic is created with (``name`` may carry the deployment's prefix)."""
+    return dict(_KEEP_FOREVER if name.endswith(LEDGER_ENTRIES) else _TOPIC_CONFIG)
 
 
 async def ensure_topics(
@@ -46,7 +56,7 @@ async def ensure_topics(
                 with contextlib.suppress(TopicAlreadyExistsError):  # another service won the race
                     await admin.create_topics(
                         [
-                            NewTopic(t, partitions, replication_factor, topic_configs=_TOPIC_CONFIG)
+                            NewTopic(t, partitions, replication_factor, topic_configs=topic_config(t))
                             for t in missing
                         ]
                     )
