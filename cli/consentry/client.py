@@ -155,9 +155,13 @@ class ConsentryClient:
         timeout: float = 600.0,
         token: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        upload_chunk_bytes: int = _SESSION_CHUNK,
     ) -> None:
+        """``upload_chunk_bytes``: the size of each request of a resumable upload (what a dropped
+        connection can cost at most)."""
         self.urls = urls or Urls()
         self.token = resolve_token(token)
+        self.upload_chunk_bytes = upload_chunk_bytes
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=5.0), headers=_auth(self.token), transport=transport
         )
@@ -269,7 +273,7 @@ class ConsentryClient:
         url = f"{base}/{session['upload_id']}"
         offset, failures = 0, 0
         while offset < upload.size:
-            piece = upload.read_at(offset, _SESSION_CHUNK)
+            piece = upload.read_at(offset, self.upload_chunk_bytes)
             try:
                 state = self._send(
                     "PUT", url, content=piece, headers=_content_range(offset, piece, upload.size)
@@ -418,9 +422,13 @@ class AsyncConsentryClient:
         timeout: float = 600.0,
         token: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        upload_chunk_bytes: int = _SESSION_CHUNK,
     ) -> None:
+        """``upload_chunk_bytes``: the size of each request of a resumable upload (what a dropped
+        connection can cost at most)."""
         self.urls = urls or Urls()
         self.token = resolve_token(token)
+        self.upload_chunk_bytes = upload_chunk_bytes
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=5.0), headers=_auth(self.token), transport=transport
         )
@@ -460,7 +468,7 @@ class AsyncConsentryClient:
         url = f"{base}/{session['upload_id']}"
         offset, failures = 0, 0
         while offset < upload.size:
-            piece = await asyncio.to_thread(upload.read_at, offset, _SESSION_CHUNK)
+            piece = await asyncio.to_thread(upload.read_at, offset, self.upload_chunk_bytes)
             try:
                 state = await self._send(
                     "PUT", url, content=piece, headers=_content_range(offset, piece, upload.size)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from starlette.requests import ClientDisconnect
 
 from consentry_ingest.service import Accepted, IngestError, ManifestRejected, RateLimited, Submission
 from consentry_ingest.uploads import OffsetConflict, ResumableUploads
@@ -92,6 +93,12 @@ def _http_error(error: IngestError) -> HTTPException:
     return HTTPException(error.status, body, headers=headers or None)
 
 
+def _gone() -> HTTPException:
+    """The client went away mid-body: nobody reads this answer, but the request ends cleanly
+    (an upload session keeps what arrived; a one-shot upload is dropped whole)."""
+    return HTTPException(400, {"message": "the connection closed before the body was complete", "errors": []})
+
+
 def _accepted(accepted: Accepted) -> dict[str, Any]:
     return {
         "manifest_id": accepted.manifest_id,
@@ -144,6 +151,8 @@ async def submit_manifest(
         return _accepted(await _components(request).service.submit(request.stream(), submission))
     except IngestError as error:
         raise _http_error(error) from None
+    except ClientDisconnect:
+        raise _gone() from None
 
 
 @router.post(
@@ -211,6 +220,8 @@ async def upload_chunk(
         )
     except IngestError as error:
         raise _http_error(error) from None
+    except ClientDisconnect:
+        raise _gone() from None
     response.headers["Upload-Offset"] = str(session.offset)
     return {"upload_id": session.id, "offset": session.offset, "total": session.total}
 
