@@ -81,18 +81,19 @@ def _client_errors(error: ConsentryError, source: str = "") -> None:
     _fail(EXIT_UNAVAILABLE, str(error))
 
 
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        help="Bearer token for the services (default: $CONSENTRY_TOKEN, else CONSENTRY_TOKEN in "
+        "$CONSENTRY_DATA_DIR/credentials.env, which `consentry up` writes; .consentry by default)",
+        show_default=False,
+    ),
+]
+
+
 @app.callback()
-def _global_options(
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token",
-            help="Bearer token for the services (default: $CONSENTRY_TOKEN, else CONSENTRY_TOKEN in "
-            "$CONSENTRY_DATA_DIR/credentials.env, which `consentry up` writes; .consentry by default)",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
+def _global_options(token: TokenOption = None) -> None:
     """Consentry: training-data consent, checked item by item and recorded in a signed ledger."""
     if token:
         # Every command builds its client with the SDK's own token lookup, which reads this first.
@@ -476,11 +477,13 @@ def submit(
         bool, typer.Option("--fail-on-violation", help="Exit 3 if any item is a violation (implies --wait)")
     ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the ledger")] = 3600.0,
+    token: TokenOption = None,
 ) -> None:
     """Upload a manifest to ingest; optionally wait for every verdict.
 
     Large files go up in a resumable session: a dropped connection is resumed where the
     service's committed offset says, so the manifest is sent once and keeps one id."""
+    _global_options(token)
     columns = _column_mapping(column)
     with ConsentryClient() as client:
         try:
@@ -651,6 +654,7 @@ def status(
         str | None, typer.Argument(help="A manifest id: show how far it is instead of the services")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    token: TokenOption = None,
 ) -> None:
     """Summarise the three services: live, ready (broker, database, consumer) and their numbers;
     or, given a MANIFEST_ID, how many of its items are in the ledger (a platform: its own only).
@@ -659,6 +663,7 @@ def status(
     """
     from consentry.client import Urls
 
+    _global_options(token)
     if manifest_id is not None:
         with ConsentryClient() as client:
             try:
@@ -720,8 +725,10 @@ def report(
     ] = "text",
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file")] = None,
+    token: TokenOption = None,
 ) -> None:
     """Show a manifest's verdicts as recorded in the ledger."""
+    _global_options(token)
     from consentry import reports
 
     fmt = "json" if as_json else fmt

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from consentry.client import ConsentryClient
 from tests.e2e.expected import EXTRA_REASONS, SAMPLE_EXPECTED
-from tests.e2e.stack import SAMPLES, cli, client_env, consentry_up
+from tests.e2e.stack import SAMPLES, cli, client_env, consentry_up, credentials
 
 pytestmark = pytest.mark.e2e
 
@@ -252,3 +252,58 @@ def test_revoking_a_deal_reaches_the_ledger_within_seconds(stack: Stack, tmp_pat
     assert latest["reasons"][0] == "consent-revoked"
     assert "deal-revoked:deal-live" in latest["reasons"]
     assert latest["index"] > first["results"][0]["ledger_index"]
+
+
+def test_platform_tokens_upload_for_their_platform_and_see_only_their_manifests(
+    stack: Stack, tmp_path: Path
+) -> None:
+    written = stack.data_dir / "credentials.env"
+    assert written.stat().st_mode & 0o777 == 0o600
+    tokens = credentials(stack.data_dir)
+    assert tokens["CONSENTRY_PLATFORM"] == "acme-ai"
+    acme = {**stack.env, "CONSENTRY_TOKEN": tokens["CONSENTRY_PLATFORM_TOKEN"]}
+
+    # The sample declares acme-ai: its own token uploads it (and sees the live bar on a terminal).
+    waited = cli("submit", str(SAMPLES / "manifest.jsonl"), "--wait", env={**acme, "TTY_COMPATIBLE": "1"})
+    assert waited.returncode == 0, waited.stderr
+    assert "ledgered" in waited.stderr and "items/s" in waited.stderr and "ETA" in waited.stderr
+    report = _submit_json(stack, SAMPLES / "manifest.jsonl", "--token", tokens["CONSENTRY_PLATFORM_TOKEN"])
+    assert report["platform"] == "acme-ai"
+    manifest_id = report["manifest_id"]
+
+    created = cli(
+        "token",
+        "create",
+        "--role",
+        "platform",
+        "--name",
+        "rival-ai",
+        "--data-dir",
+        str(stack.data_dir),
+        env={},
+    )
+    assert created.returncode == 0, created.stderr
+    rival_token = created.stdout.strip()
+    assert rival_token.startswith("cst_")
+    rival = {**stack.env, "CONSENTRY_TOKEN": rival_token}
+
+    # Another platform cannot upload acme-ai's manifest, nor see its report or status.
+    refused = cli("submit", str(SAMPLES / "manifest.jsonl"), env=rival)
+    assert refused.returncode == 2
+    assert "acme-ai" in refused.stderr and "rival-ai" in refused.stderr
+    hidden = cli("report", manifest_id, env=rival)
+    assert hidden.returncode == 2
+    assert "no manifest" in hidden.stderr
+    assert cli("status", manifest_id, env=rival).returncode == 2
+    assert cli("status", manifest_id, env=acme).returncode == 0
+    # ...but uploads under its own name, which the id says.
+    own = tmp_path / "rival.jsonl"
+    own.write_text('{"id": "r-1", "url": "https://rival.example/1", "license": "MIT"}\n')
+    mine = _submit_json(stack, own, "--token", rival_token)
+    assert mine["manifest_id"].startswith("rival-ai:")
+    assert mine["counts"]["consent"] == 1
+
+    # No token anywhere (an empty CONSENTRY_TOKEN, no credentials file where we stand): 401.
+    anonymous = cli("report", manifest_id, env={**stack.env, "CONSENTRY_TOKEN": ""}, cwd=tmp_path)
+    assert anonymous.returncode == 2
+    assert "bearer token" in anonymous.stderr
