@@ -80,6 +80,7 @@ class ResumableUploads:
             chunk = parse_content_range(content_range)
         except BadContentRangeError as error:
             raise BadChunk(str(error)) from None
+        self.state(upload_id, caller)  # before taking a lock: no lock for an id that does not exist
         async with self._store.lock(upload_id):
             session = self.state(upload_id, caller)
             try:
@@ -104,6 +105,7 @@ class ResumableUploads:
         """Validate and publish the assembled manifest, then drop the session. The session is
         kept only when the failure is the service's (5xx: finishing again is safe, since the
         same bytes publish the same event ids)."""
+        self.state(upload_id, caller)
         async with self._store.lock(upload_id):
             session = self.state(upload_id, caller)
             if session.total is not None and session.offset != session.total:
