@@ -153,9 +153,11 @@ class _Batch:
         "_applied",
         "_at",
         "_binds",
+        "_compact",
         "_consents",
         "_evidence",
         "_failures",
+        "_hashes",
         "_kept",
         "_licences",
         "_manifests",
@@ -169,6 +171,8 @@ class _Batch:
         self._policy = policy
         self._at = at
         self._matcher = registry.matcher()
+        self._hashes = self._matcher.hashes  # read inline: most items' hashes are unknown
+        self._compact = self._matcher.has_compact
         self._kept = _kept_for(registry, policy)
         # Keyed by id(): every record memoised is also kept in _alive, so no id is reused
         # within the batch (compactly held reservations are built afresh at each lookup).
@@ -187,13 +191,14 @@ class _Batch:
         sha256 = item.sha256
         if sha256 is not None:
             sha256 = sha256.lower()
-            if not self._matcher.known_hash(sha256):
+            if sha256 not in self._hashes and not (self._compact and self._matcher.known_hash(sha256)):
                 sha256 = None  # no record names it: it matches nothing, as no hash would
         purpose = item.purpose
         deals, reservations = self._matcher.matches(item.platform, url, sha256)
-        noted_reasons: list[str] = []
-        noted_evidence: list[Evidence] = []
+        noted_reasons: list[str] | tuple[()] = ()  # lists only when there are deals to note
+        noted_evidence: list[Evidence] | tuple[()] = ()
         if deals:
+            noted_reasons, noted_evidence = [], []
             for deal in deals:
                 key = (id(deal), purpose, item.territory)
                 failure = self._failures.get(key, _MISSING)

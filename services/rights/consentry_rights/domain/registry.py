@@ -223,6 +223,10 @@ class _SelectorIndex(Generic[_R]):
             return found
         return tuple(sorted(found + held, key=lambda record: record.id))
 
+    @property
+    def knows_hashes_compactly(self) -> bool:
+        return self._compact is not None
+
     def knows_hash(self, sha256: str) -> bool:
         """Whether the compact store holds this hash (the dict's hashes are in :meth:`hashes`)."""
         return self._compact is not None and self._compact.holds(sha256)
@@ -478,6 +482,16 @@ class BatchMatcher:
         self._reservation_hosts: dict[str, _Host[Reservation] | str] = {}
         self._deal_hosts: dict[tuple[str, str], _Host[Deal]] = {}
 
+    @property
+    def has_compact(self) -> bool:
+        """Whether some reservations are held compactly (see :meth:`known_hash`)."""
+        return self._reservations.knows_hashes_compactly
+
+    @property
+    def hashes(self) -> frozenset[str]:
+        """The hashes ordinary records name (those held compactly are not listed)."""
+        return self._hashes
+
     def known_hash(self, sha256: str) -> bool:
         """Whether any reservation, deal or work names this (lower-case) hash."""
         return sha256 in self._hashes or self._reservations.knows_hash(sha256)
@@ -539,20 +553,29 @@ def _host_entry(index: _SelectorIndex[_R], url: str, key: str) -> _Host[_R]:
 def _combine(
     index: _SelectorIndex[_R], host: _Host[_R], url: str, authority_end: int, sha256: str | None
 ) -> tuple[_R, ...]:
-    by_domain = host.by_domain
+    """What ``index.lookup`` returns, from the parts: hash matches (by id), then URL-prefix
+    matches (longest first, by id), then domain matches (deepest first, by id), each record
+    once, at its first (most specific) place: lookup's rank order, without its sort."""
     by_hash = index.by_sha256(sha256) if sha256 is not None else ()
+    by_prefix: tuple[_R, ...] = ()
     table = host.prefixes
     if table is not None:
         tail = url[authority_end:]
         if host.plain and tail.isascii() and not (" " in tail or "#" in tail or "%" in tail):
-            location = _Location(url, host.netloc, host.domains)  # normalise_url(url) == url
+            by_prefix = table.records_for(url)  # normalise_url(url) == url
         else:
-            location = _locate(url)
-        by_prefix = table.records_for(location.url)
-        if by_prefix:
-            if by_hash or by_domain:
-                return index.lookup(location, sha256)  # ranks and merges several selector kinds
-            return by_prefix  # longest prefix first, each prefix's records by id: lookup's order
-    if by_hash and by_domain:
-        return index.lookup(_locate(url), sha256)
-    return by_hash or by_domain
+            by_prefix = table.records_for(_locate(url).url)
+    by_domain = host.by_domain
+    if not by_prefix:
+        if not by_hash or not by_domain:
+            return by_hash or by_domain
+    elif not by_hash and not by_domain:
+        return by_prefix
+    seen: set[str] = set()
+    merged: list[_R] = []
+    for part in (by_hash, by_prefix, by_domain):
+        for record in part:
+            if record.id not in seen:
+                seen.add(record.id)
+                merged.append(record)
+    return tuple(merged)
