@@ -307,3 +307,28 @@ def test_platform_tokens_upload_for_their_platform_and_see_only_their_manifests(
     anonymous = cli("report", manifest_id, env={**stack.env, "CONSENTRY_TOKEN": ""}, cwd=tmp_path)
     assert anonymous.returncode == 2
     assert "bearer token" in anonymous.stderr
+
+
+def test_the_async_sdk_submits_item_dicts_and_waits_for_the_ledger(stack: Stack) -> None:
+    asyncio.run(_async_sdk_roundtrip(stack))
+
+
+async def _async_sdk_roundtrip(stack: Stack) -> None:
+    from consentry.client import AsyncConsentryClient, NotAuthorized
+
+    tokens = credentials(stack.data_dir)
+    items = ({"id": f"sdk-{n}", "url": f"https://sdk.example/{n}", "license": "CC0-1.0"} for n in range(40))
+    header = {"dataset": "sdk-demo", "version": "1"}
+    async with AsyncConsentryClient(stack.client.urls, token=tokens["CONSENTRY_PLATFORM_TOKEN"]) as client:
+        accepted = await client.submit(items, header=header, purpose="ai-training")
+        assert (accepted["items"], accepted["platform"], accepted["dataset"]) == (40, "acme-ai", "sdk-demo")
+        progress: list[int] = []
+        done = await client.wait(accepted["manifest_id"], 40, timeout=120, on_progress=progress.append)
+        assert done == 40 and progress[-1] == 40
+        assert (await client.status(accepted["manifest_id"]))["ledgered"] == 40
+        report = await client.report(accepted["manifest_id"])
+        assert report["counts"]["consent"] == 40
+        assert {i["id"] for i in report["items"]} == {f"sdk-{n}" for n in range(40)}
+    async with AsyncConsentryClient(stack.client.urls, token="cst_not-a-token") as stranger:
+        with pytest.raises(NotAuthorized):
+            await stranger.status(accepted["manifest_id"])
