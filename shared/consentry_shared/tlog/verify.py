@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -238,27 +240,32 @@ def _verify_in_parallel(
         return None  # workers must inherit the check: it need not be picklable
     full = size // TILE_WIDTH
     stack = _TileStack([[]], [0], check_full_tile)
-    context = multiprocessing.get_context("fork")
+    # concurrent.futures, not multiprocessing.Pool: leaving early (a failed range) cancels what
+    # has not started and lets running ranges finish, where Pool.terminate() can hang on a
+    # worker killed while it holds a queue lock; a worker that dies raises BrokenProcessPool.
     try:
-        pool = context.Pool(min(jobs, os.cpu_count() or 1), _start_worker, (directory, size, entry_check))
+        executor = ProcessPoolExecutor(
+            min(jobs, os.cpu_count() or 1),
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_start_worker,
+            initargs=(directory, size, entry_check),
+        )
     except OSError:
         return None
     try:
-        with pool:
-            results: Iterator[tuple[list[bytes], object] | None] = pool.imap(
-                _verify_chunk, range(0, full, _CHUNK_BUNDLES)
-            )
-            for result in results:
-                if result is None:
-                    return None
-                roots, summary = result
-                if entry_check is not None and not entry_check.follows(summary):
-                    return None
-                stack.add(1, roots)
+        for result in executor.map(_verify_chunk, range(0, full, _CHUNK_BUNDLES)):
+            if result is None:
+                return None
+            roots, summary = result
+            if entry_check is not None and not entry_check.follows(summary):
+                return None
+            stack.add(1, roots)
         if size % TILE_WIDTH:
             stack.add(0, _verify_bundle(directory, full, size, entry_check))
-    except VerificationError:
-        return None  # a level-1 tile or the partial bundle: named by the sequential pass
+    except (VerificationError, BrokenProcessPool, OSError):
+        return None  # a level-1 tile, the partial bundle, a lost worker: the sequential pass says
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
     return stack
 
 
