@@ -20,6 +20,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from opentelemetry import trace
@@ -156,7 +157,8 @@ class RightsService:
             hash_keyed = sum(1 for record in records if hash_only_selector(record) is not None)
             kept = ShardedRecords(list(records), hash_keyed, 0)
         view = build_view(version, kept.records)
-        self._view, self._share, self._sharded = view, share, kept
+        # The view holds the records; keeping the list too would cost a pointer per record.
+        self._view, self._share, self._sharded = view, share, replace(kept, records=[])
         if share is None:
             log.info("registry version %d loaded (%d records)", version, len(view))
         else:
