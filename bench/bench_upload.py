@@ -42,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=300_000)
     parser.add_argument("--chunk-mib", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best of each is shown")
     args = parser.parse_args()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
@@ -69,14 +70,21 @@ def main() -> None:
         urls = Urls(f"http://127.0.0.1:{port}", "http://unused", "http://unused")
         results: dict[str, tuple[float, str]] = {}
         with ConsentryClient(urls, token=token, upload_chunk_bytes=args.chunk_mib * 1024 * 1024) as client:
-            for name, resumable in (("one request (reference)", False), ("upload session", True)):
-                start = time.perf_counter()
-                accepted = client.submit(manifest, resumable=resumable)
-                results[name] = (time.perf_counter() - start, accepted["manifest_id"])
+            # Alternating rounds, best of each: the first upload also pays for the topic's creation.
+            for _ in range(args.rounds):
+                for name, resumable in (("one request (reference)", False), ("upload session", True)):
+                    start = time.perf_counter()
+                    accepted = client.submit(manifest, resumable=resumable)
+                    elapsed = time.perf_counter() - start
+                    if name not in results or elapsed < results[name][0]:
+                        results[name] = (elapsed, accepted["manifest_id"])
         server.should_exit = True
         thread.join(30)
     ids = {manifest_id for _, manifest_id in results.values()}
-    print(f"manifest: {args.items:,} items, {size / 1e6:.1f} MB; session chunks of {args.chunk_mib} MiB")
+    print(
+        f"manifest: {args.items:,} items, {size / 1e6:.1f} MB; session chunks of {args.chunk_mib} MiB; "
+        f"best of {args.rounds} alternating rounds; SDK and ingest in one process"
+    )
     print(f"{'upload':<26}{'seconds':>9}{'MB/s':>9}{'items/s':>12}")
     for name, (seconds, _) in results.items():
         print(f"{name:<26}{seconds:>9.2f}{size / 1e6 / seconds:>9.1f}{args.items / seconds:>12,.0f}")
