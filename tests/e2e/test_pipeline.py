@@ -332,3 +332,26 @@ async def _async_sdk_roundtrip(stack: Stack) -> None:
     async with AsyncConsentryClient(stack.client.urls, token="cst_not-a-token") as stranger:
         with pytest.raises(NotAuthorized):
             await stranger.status(accepted["manifest_id"])
+
+
+def test_the_sync_sdk_submits_a_file_object_in_one_request_or_a_session(stack: Stack) -> None:
+    import io
+
+    from consentry.client import ConsentryClient, RejectedInput
+
+    tokens = credentials(stack.data_dir)
+    body = b"".join(
+        json.dumps({"id": f"fo-{n}", "url": f"https://fo.example/{n}", "license": "MIT"}).encode() + b"\n"
+        for n in range(25)
+    )
+    with ConsentryClient(stack.client.urls, token=tokens["CONSENTRY_PLATFORM_TOKEN"]) as client:
+        accepted = client.submit(io.BytesIO(body), filename="stream.jsonl")
+        assert (accepted["items"], accepted["platform"]) == (25, "acme-ai")
+        assert client.wait(accepted["manifest_id"], 25, timeout=120) == 25
+        # Resumable from a seekable file object as well: the same bytes, the same manifest id.
+        again = client.submit(io.BytesIO(body), filename="stream.jsonl", resumable=True)
+        assert again["manifest_id"] == accepted["manifest_id"]
+        with pytest.raises(RejectedInput) as rejected:
+            client.submit(io.BytesIO(b'{"id": "x", "url": "ftp://x"}\n'), filename="bad.jsonl")
+        assert rejected.value.status == 422
+        assert rejected.value.errors[0]["field"] == "url"
