@@ -44,10 +44,10 @@ func failf(format string, args ...any) error { return &failure{fmt.Sprintf(forma
 
 func main() {
 	var witnesses, inclusions, consistencies multiFlag
-	vkeyArg := flag.String("vkey", "", "the log's verifier key, or a file holding it (default: the source's vkey)")
-	flag.Var(&witnesses, "witness", "a witness's cosigner verifier key (repeatable): its cosignature must be on the checkpoint and valid")
-	flag.Var(&inclusions, "inclusion", "JSON of `consentry ledger proof inclusion --json` (repeatable)")
-	flag.Var(&consistencies, "consistency", "JSON of `consentry ledger proof consistency --json` (repeatable)")
+	vkeyArg := flag.String("vkey", "", "the log's verifier `KEY`, or a file holding it (default: the source's vkey)")
+	flag.Var(&witnesses, "witness", "a witness's cosigner verifier `KEY` (repeatable): its cosignature must be on the checkpoint and valid")
+	flag.Var(&inclusions, "inclusion", "a `FILE` written by consentry ledger proof inclusion --json (repeatable)")
+	flag.Var(&consistencies, "consistency", "a `FILE` written by consentry ledger proof consistency --json (repeatable)")
 	timeout := flag.Duration("timeout", 5*time.Minute, "give up after this long")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: tlogcheck [flags] [EXPORT_DIR | LEDGER_URL]")

@@ -147,9 +147,9 @@ class Ledger:
     size: int
 
 
-def serve(store_url: str, batches: list[int]) -> Iterator[Ledger]:
-    """The ledger service over ``store_url`` with ``batches`` appended, served by uvicorn in a
-    thread; WITNESS is its one witness."""
+def serve(store_url: str, batches: list[int], first: int = 0) -> Iterator[Ledger]:
+    """The ledger service over ``store_url`` with ``batches`` of decisions ``first, first + 1, ...``
+    appended, served by uvicorn in a thread; WITNESS is its one witness."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -165,7 +165,7 @@ def serve(store_url: str, batches: list[int]) -> Iterator[Ledger]:
             witnesses=[WITNESS.vkey],
         )
         await service.start()
-        n = 0
+        n = first
         for count in batches:
             await service.append_records([decision_record(i) for i in range(n, n + count)])
             n += count
@@ -184,7 +184,7 @@ def serve(store_url: str, batches: list[int]) -> Iterator[Ledger]:
         assert time.monotonic() < deadline, "ledger server did not start"
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield Ledger(f"http://127.0.0.1:{port}", sum(batches))
+    yield Ledger(f"http://127.0.0.1:{port}", first + sum(batches))
     server.should_exit = True
     thread.join(10)
 
@@ -327,11 +327,17 @@ def tampered_copy(published: Published, tmp_path: Path, relative: str, offset: i
     return copy
 
 
-def signature_offset(published: Published, name: str) -> int:
-    """Offset of a byte inside the signature (past the key ID) on ``name``'s signature line."""
-    note = (published.export / "checkpoint").read_bytes()
-    line = note.index(f"\u2014 {name} ".encode())
-    return line + len(f"\u2014 {name} ".encode()) + 40
+def signature_tampered_copy(published: Published, tmp_path: Path, name: str) -> Path:
+    """A copy of the export whose checkpoint has one character of ``name``'s signature changed
+    to another base64 character, 40 characters in: past the key ID, inside the signature, so the
+    note still parses and the signature is the one thing wrong."""
+    copy = tmp_path / "export"
+    shutil.copytree(published.export, copy)
+    target = copy / "checkpoint"
+    note = target.read_text(encoding="utf-8")
+    at = note.index(f"\u2014 {name} ") + len(f"\u2014 {name} ") + 40
+    target.write_text(note[:at] + ("B" if note[at] == "A" else "A") + note[at + 1 :], encoding="utf-8")
+    return copy
 
 
 @pytest.mark.parametrize(
@@ -362,7 +368,7 @@ def test_one_flipped_byte_in_the_export_fails(
 def test_a_flipped_byte_in_a_checkpoint_signature_fails(
     tlogcheck: Path, on_sqlite: Published, tmp_path: Path, whose: str, named: str
 ) -> None:
-    copy = tampered_copy(on_sqlite, tmp_path, "checkpoint", signature_offset(on_sqlite, whose))
+    copy = signature_tampered_copy(on_sqlite, tmp_path, whose)
     result = check(tlogcheck, "-vkey", SIGNER.vkey, "-witness", WITNESS.vkey, copy)
     assert result.code == 1, result.out
     assert named in result.err
@@ -434,3 +440,36 @@ def test_a_proof_that_disagrees_with_the_export_fails(
     result = check(tlogcheck, "-vkey", SIGNER.vkey, "-inclusion", bad, on_sqlite.export)
     assert result.code == 1
     assert "the entry shown is not entry 5" in result.err
+
+
+def test_an_export_extended_past_two_tile_levels_verifies(tlogcheck: Path, tmp_path: Path) -> None:
+    """``consentry ledger export`` into the same directory only adds: the second export leaves the
+    first one's partial tiles in place (as C2SP tlog-tiles allows) and grows the log past 65,536
+    entries, so it has a full level-1 tile and a level-2 tile."""
+    store_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    export = tmp_path / "export"
+    for ledger in serve(store_url, [600]):
+        consentry("ledger", "export", export, url=ledger.url)
+    first = check(tlogcheck, "-vkey", SIGNER.vkey, export)
+    assert first.code == 0, first.err
+    size = 65_536 + 300
+    for ledger in serve(store_url, [5_000] * 13 + [size - 600 - 65_000], first=600):
+        assert ledger.size == size
+        consentry("ledger", "export", export, url=ledger.url)
+        inclusion = tmp_path / "inclusion.json"
+        inclusion.write_text(
+            consentry("ledger", "proof", "inclusion", "--index", "65600", "--json", url=ledger.url)
+        )
+        consistency = tmp_path / "consistency.json"
+        consistency.write_text(
+            consentry("ledger", "proof", "consistency", "--from", "600", "--json", url=ledger.url)
+        )
+    assert (export / "tile/0/002.p/88").exists()  # the first export's, left in place
+    assert (export / "tile/2/000.p/1").exists()
+    result = check(
+        tlogcheck, "-vkey", SIGNER.vkey, "-inclusion", inclusion, "-consistency", consistency, export
+    )
+    assert result.code == 0, result.err
+    assert f"{size} entries re-hashed" in result.out
+    assert "261 hash tiles verify" in result.out  # 258 at level 0, 2 at level 1, 1 at level 2
+    assert "the tree of size 600 is a prefix of the signed tree of size 65836" in result.out
