@@ -35,8 +35,8 @@ from consentry_rights.domain.revocation import redecide, selectors_of
 from consentry_rights.domain.sharding import (
     RegistryShard,
     ShardedRecords,
+    ShardedRecordsBuilder,
     hash_only_selector,
-    shard_records,
 )
 from consentry_rights.domain.signal_import import (
     SignalImport,
@@ -51,6 +51,7 @@ from consentry_shared.contracts.v1 import (
     RegistryChange,
     Reservation,
     Work,
+    registry_record_adapter,
     utc_now,
 )
 from consentry_shared.ids import uuid5
@@ -68,6 +69,7 @@ from consentry_shared.telemetry import group_by_trace, span_in_context
 log = logging.getLogger(__name__)
 _SERVICE = "rights"
 _DECISION_NS = uuid.UUID("0b0f3a52-8f0e-4c47-9a43-6f1f5f0cde01")
+_PAGE = 5000  # registry records read per query when a share streams the registry
 
 
 def decision_event_id(item_event_id: str, purpose: str) -> str:
@@ -147,18 +149,32 @@ class RightsService:
             wanted = self._wanted
             if await self._store.version() == self._view.version and self._share == wanted:
                 return  # another task rebuilt it while this one waited
-            version, records = await self._store.snapshot()
-            self._install(version, records, wanted)
+            self._install(*await self._read(wanted))
 
-    def _install(self, version: int, records: Sequence[RegistryRecord], share: RegistryShard | None) -> None:
-        if share is not None:
-            kept = shard_records(records, share)
-        else:
+    async def _read(self, share: RegistryShard | None) -> tuple[int, ShardedRecords]:
+        """The current registry as ``share`` needs it (``None``: all of it, in one snapshot).
+
+        A share reads it page by page at one version and keeps only its own records, so the
+        records of other partitions are never all in memory at once: the rebuild's peak is the
+        share, not the registry."""
+        if share is None:
+            version, records = await self._store.snapshot()
             hash_keyed = sum(1 for record in records if hash_only_selector(record) is not None)
-            kept = ShardedRecords(list(records), hash_keyed, 0)
-        view = build_view(version, kept.records)
+            return version, ShardedRecords(records, hash_keyed, 0)
+        version = await self._store.version()
+        builder = ShardedRecordsBuilder(share)
+        after: tuple[str, str] | None = None
+        while page := await self._store.records_page(version, RecordQuery(), after=after, limit=_PAGE):
+            for _kind, _id, body in page:
+                builder.add(registry_record_adapter.validate_json(body))
+            after = page[-1][0], page[-1][1]
+        return version, builder.build()
+
+    def _install(self, version: int, sharded: ShardedRecords) -> None:
+        view = build_view(version, sharded.records)
         # The view holds the records; keeping the list too would cost a pointer per record.
-        self._view, self._share, self._sharded = view, share, replace(kept, records=[])
+        self._view, self._share, self._sharded = view, sharded.shard, replace(sharded, records=[])
+        share = sharded.shard
         if share is None:
             log.info("registry version %d loaded (%d records)", version, len(view))
         else:
@@ -169,8 +185,8 @@ class RightsService:
                 sorted(share.held),
                 share.partitions,
                 len(view),
-                kept.hash_keyed_kept,
-                kept.hash_keyed_left_out,
+                sharded.hash_keyed_kept,
+                sharded.hash_keyed_left_out,
             )
 
     async def _view_covering(self, items: Sequence[ItemEvent], *, install: bool) -> RegistryView:
@@ -197,16 +213,15 @@ class RightsService:
                     sorted(sharded.shard.held),
                 )
                 wider = sharded.shard.widened(missing)
-                version, records = await self._store.snapshot()
+                version, sharded = await self._read(wider)
                 if install:
-                    if self._wanted == sharded.shard:
+                    if self._wanted == self._share:
                         self._wanted = wider
-                    self._install(version, records, wider)
+                    self._install(version, sharded)
                     view, sharded = self._view, self._sharded
                 else:
-                    sharded = shard_records(records, wider)
                     view = build_view(version, sharded.records)
-                # The snapshot may be newer than the view the check ran on: check again.
+                # The registry may have moved since the view the check ran on: check again.
                 missing = sharded.missing(item.sha256 for item in items)
             return view
 

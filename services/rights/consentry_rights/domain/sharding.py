@@ -34,6 +34,8 @@ __all__ = [
     "Partitioner",
     "RegistryShard",
     "ShardedRecords",
+    "ShardedRecordsBuilder",
+    "digest_prefix",
     "hash_only_selector",
     "item_key",
     "shard_records",
@@ -106,6 +108,11 @@ class RegistryShard:
 _BUCKET_SHIFT = 48  # a digest's bucket: its first 16 bits
 
 
+def digest_prefix(digest: str) -> int:
+    """The first 64 bits of a hex digest, as :class:`DigestSet` keeps it."""
+    return int(digest[:16], 16)
+
+
 class DigestSet:
     """A set of sha256 hex digests in 8 bytes each: their first 64 bits, sorted, found by a
     16-bit bucket table and a binary search within the bucket.
@@ -117,14 +124,17 @@ class DigestSet:
 
     __slots__ = ("_bucket_starts", "_prefixes")
 
-    def __init__(self, digests: Iterable[str] = ()) -> None:
-        self._prefixes = array("Q", sorted({int(digest[:16], 16) for digest in digests}))
+    def __init__(self, digests: Iterable[str] = (), *, prefixes: Iterable[int] = ()) -> None:
+        """From hex digests, or from their first 64 bits (``prefixes``, as :func:`digest_prefix`)."""
+        wanted = {digest_prefix(digest) for digest in digests}
+        wanted.update(prefixes)
+        self._prefixes = array("Q", sorted(wanted))
         self._bucket_starts = array(
             "I", (bisect_left(self._prefixes, bucket << _BUCKET_SHIFT) for bucket in range((1 << 16) + 1))
         )
 
     def __contains__(self, digest: str) -> bool:
-        prefix = int(digest[:16], 16)
+        prefix = digest_prefix(digest)
         bucket = prefix >> _BUCKET_SHIFT
         low, high = self._bucket_starts[bucket], self._bucket_starts[bucket + 1]
         if low == high:
@@ -166,20 +176,42 @@ class ShardedRecords:
         )
 
 
+class ShardedRecordsBuilder:
+    """:func:`shard_records` one record at a time, so a registry read page by page never has the
+    records of other partitions alive all at once: each is dropped as soon as it is seen."""
+
+    __slots__ = ("_hash_kept", "_kept", "_left_out", "_shard")
+
+    def __init__(self, shard: RegistryShard) -> None:
+        self._shard = shard
+        self._kept: list[Reservation | Deal | Work] = []
+        self._left_out = array("Q")
+        self._hash_kept = 0
+
+    def add(self, record: Reservation | Deal | Work) -> None:
+        """Keep ``record`` if the share needs it, else remember only its hash."""
+        shard = self._shard
+        sha256 = hash_only_selector(record)
+        if sha256 is None:
+            self._kept.append(record)
+        elif shard.is_whole or shard.partition_of_hash(sha256) in shard.held:
+            self._kept.append(record)
+            self._hash_kept += 1
+        else:
+            self._left_out.append(digest_prefix(sha256))
+
+    def build(self) -> ShardedRecords:
+        """What was kept, in the order it was added, and the hashes left out."""
+        left_out = self._left_out
+        return ShardedRecords(
+            self._kept, self._hash_kept, len(left_out), self._shard, DigestSet(prefixes=left_out)
+        )
+
+
 def shard_records(records: Iterable[Reservation | Deal | Work], shard: RegistryShard) -> ShardedRecords:
     """The records an instance holding ``shard`` needs: every record that can match by domain or
     URL prefix, and the hash-only ones whose hash is keyed to a held partition. Order is kept."""
-    kept: list[Reservation | Deal | Work] = []
-    left_out: list[str] = []
-    hash_kept = 0
-    whole = shard.is_whole
+    builder = ShardedRecordsBuilder(shard)
     for record in records:
-        sha256 = hash_only_selector(record)
-        if sha256 is None:
-            kept.append(record)
-        elif whole or shard.partition_of_hash(sha256) in shard.held:
-            kept.append(record)
-            hash_kept += 1
-        else:
-            left_out.append(sha256)
-    return ShardedRecords(kept, hash_kept, len(left_out), shard, DigestSet(left_out))
+        builder.add(record)
+    return builder.build()
