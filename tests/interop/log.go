@@ -26,7 +26,7 @@ func verifyLog(ctx context.Context, src *source, keys *keyring) (*verifiedLog, e
 	if err != nil {
 		return nil, failf("%s: cannot read the checkpoint: %v", src.name, err)
 	}
-	checkpoint, n, err := keys.openCheckpoint(src.name+": checkpoint", raw)
+	checkpoint, n, err := keys.openCheckpoint(src.name+": checkpoint", raw, true)
 	if err != nil {
 		return nil, err
 	}

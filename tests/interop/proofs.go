@@ -73,7 +73,7 @@ func verifyInclusionFile(ctx context.Context, path string, keys *keyring, log *v
 	if p.Index == nil || p.TreeSize == nil || p.Checkpoint == "" {
 		return failf("%s: index, tree_size and checkpoint are required", path)
 	}
-	checkpoint, _, err := keys.openCheckpoint(path+": checkpoint", []byte(p.Checkpoint))
+	checkpoint, _, err := keys.openCheckpoint(path+": checkpoint", []byte(p.Checkpoint), false)
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func verifyConsistencyFile(_ context.Context, path string, keys *keyring, log *v
 	if p.From == nil || p.To == nil || p.Checkpoint == "" {
 		return failf("%s: from, to and checkpoint are required", path)
 	}
-	newer, _, err := keys.openCheckpoint(path+": checkpoint", []byte(p.Checkpoint))
+	newer, _, err := keys.openCheckpoint(path+": checkpoint", []byte(p.Checkpoint), false)
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func verifyConsistencyFile(_ context.Context, path string, keys *keyring, log *v
 	}
 	var oldRoot *tlog.Hash
 	if p.FromCheckpoint != nil && *p.FromCheckpoint != "" {
-		older, _, err := keys.openCheckpoint(path+": from_checkpoint", []byte(*p.FromCheckpoint))
+		older, _, err := keys.openCheckpoint(path+": from_checkpoint", []byte(*p.FromCheckpoint), false)
 		if err != nil {
 			return err
 		}

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
+import http.server
 import json
 import os
 import shutil
@@ -27,7 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -297,7 +299,10 @@ def test_the_live_ledger_verifies_over_its_tile_api(tlogcheck: Path, published: 
 
 
 def test_the_proofs_verify_against_the_export_and_on_their_own(tlogcheck: Path, published: Published) -> None:
-    result = check(tlogcheck, "-vkey", SIGNER.vkey, *proof_args(published), published.export)
+    # The witness's cosignature is required on the export's checkpoint, not on the older
+    # checkpoints the proofs are relative to.
+    witnessed = ("-vkey", SIGNER.vkey, "-witness", WITNESS.vkey)
+    result = check(tlogcheck, *witnessed, *proof_args(published), published.export)
     assert result.code == 0, result.err
     assert result.out.count("inclusion proof)") == len(INCLUSIONS)
     assert result.out.count("consistency proof)") == len(CONSISTENCIES)
@@ -384,6 +389,9 @@ def test_the_wrong_log_key_or_a_missing_witness_fails(tlogcheck: Path, on_sqlite
     result = check(tlogcheck, "-vkey", SIGNER.vkey, "-witness", stranger.vkey, on_sqlite.export)
     assert result.code == 1
     assert "no cosignature by witness witness.example/stranger" in result.err
+    result = check(tlogcheck, "-vkey", "not-a-key", on_sqlite.export)
+    assert result.code == 2
+    assert "is not a signed-note verifier key" in result.err
 
 
 def _edit_json(source: Path, target: Path, field: str, position: int | None) -> Path:
@@ -443,15 +451,18 @@ def test_a_proof_that_disagrees_with_the_export_fails(
 
 
 def test_an_export_extended_past_two_tile_levels_verifies(tlogcheck: Path, tmp_path: Path) -> None:
-    """``consentry ledger export`` into the same directory only adds: the second export leaves the
-    first one's partial tiles in place (as C2SP tlog-tiles allows) and grows the log past 65,536
-    entries, so it has a full level-1 tile and a level-2 tile."""
+    """``consentry ledger export`` into the same directory only adds: exactly one full tile and no
+    partial one, then 600 entries, whose partial tiles the last export leaves in place (as C2SP
+    tlog-tiles allows) while it grows the log past 65,536 entries, to a full level-1 tile and a
+    level-2 tile."""
     store_url = f"sqlite:///{tmp_path / 'ledger.db'}"
     export = tmp_path / "export"
-    for ledger in serve(store_url, [600]):
-        consentry("ledger", "export", export, url=ledger.url)
-    first = check(tlogcheck, "-vkey", SIGNER.vkey, export)
-    assert first.code == 0, first.err
+    for first, batches, tiles in [(0, [256], 2), (256, [344], 4)]:
+        for ledger in serve(store_url, batches, first=first):
+            consentry("ledger", "export", export, url=ledger.url)
+        result = check(tlogcheck, "-vkey", SIGNER.vkey, export)
+        assert result.code == 0, result.err
+        assert f"ok: {tiles} hash tiles verify" in result.out
     size = 65_536 + 300
     for ledger in serve(store_url, [5_000] * 13 + [size - 600 - 65_000], first=600):
         assert ledger.size == size
@@ -470,6 +481,46 @@ def test_an_export_extended_past_two_tile_levels_verifies(tlogcheck: Path, tmp_p
         tlogcheck, "-vkey", SIGNER.vkey, "-inclusion", inclusion, "-consistency", consistency, export
     )
     assert result.code == 0, result.err
+    assert not (export / "tile/0/000.p").exists()  # the size-256 export had no partial tile
     assert f"{size} entries re-hashed" in result.out
     assert "261 hash tiles verify" in result.out  # 258 at level 0, 2 at level 1, 1 at level 2
     assert "the tree of size 600 is a prefix of the signed tree of size 65836" in result.out
+
+
+@contextmanager
+def static_server(directory: Path) -> Iterator[str]:
+    """``directory`` served by a plain static file server: what a tlog-tiles mirror is."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+def test_a_static_mirror_of_the_export_verifies_and_a_tampered_one_does_not(
+    tlogcheck: Path, on_sqlite: Published, tmp_path: Path
+) -> None:
+    with static_server(on_sqlite.export) as url:
+        result = check(tlogcheck, "-vkey", SIGNER.vkey, "-witness", WITNESS.vkey, url)
+    assert result.code == 0, result.err
+    assert f"{on_sqlite.ledger.size} entries re-hashed" in result.out
+    copy = tampered_copy(on_sqlite, tmp_path, "tile/entries/001", 700)
+    with static_server(copy) as url:
+        result = check(tlogcheck, "-vkey", SIGNER.vkey, url)
+    assert result.code == 1, result.out
+    assert "entry bundles do not match the hash tiles" in result.err
+    (copy / "tile/1/000.p/2").unlink()
+    with static_server(copy) as url:
+        result = check(tlogcheck, "-vkey", SIGNER.vkey, url)
+    assert result.code == 1, result.out
+    assert "hash tiles do not verify against the signed root" in result.err
+    assert "404" in result.err
