@@ -46,7 +46,7 @@ func main() {
 	var witnesses, inclusions, consistencies multiFlag
 	vkeyArg := flag.String("vkey", "", "the log's verifier `KEY`, or a file holding it (default: the source's vkey)")
 	flag.Var(&witnesses, "witness", "a witness's cosigner verifier `KEY` (repeatable): its cosignature must be on the checkpoint and valid")
-	flag.Var(&inclusions, "inclusion", "a `FILE` written by consentry ledger proof inclusion --json (repeatable)")
+	flag.Var(&inclusions, "inclusion", "a `FILE` written by consentry ledger proof inclusion --json, or a ledger's /receipt/N (repeatable)")
 	flag.Var(&consistencies, "consistency", "a `FILE` written by consentry ledger proof consistency --json (repeatable)")
 	timeout := flag.Duration("timeout", 5*time.Minute, "give up after this long")
 	flag.Usage = func() {

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -209,6 +210,7 @@ class Published:
     export: Path
     inclusions: list[Path]
     consistencies: list[Path]
+    receipt: Path
 
 
 INCLUSIONS = [("0", None), ("5", None), ("255", None), ("256", None), ("599", None), ("9", "10")]
@@ -245,7 +247,11 @@ def publish(ledger: Ledger, directory: Path) -> Published:
             )
         )  # fmt: skip
         consistencies.append(path)
-    return Published(ledger, export, inclusions, consistencies)
+    receipt = directory / "receipt-5.json"
+    response = httpx.get(f"{ledger.url}/receipt/5", timeout=30)
+    assert response.status_code == 200, response.text
+    receipt.write_bytes(response.content)
+    return Published(ledger, export, inclusions, consistencies, receipt)
 
 
 @pytest.fixture(scope="module")
@@ -524,3 +530,24 @@ def test_a_static_mirror_of_the_export_verifies_and_a_tampered_one_does_not(
     assert result.code == 1, result.out
     assert "hash tiles do not verify against the signed root" in result.err
     assert "404" in result.err
+
+
+def test_a_receipt_verifies_with_its_cosignature_and_its_leaf_bytes(
+    tlogcheck: Path, published: Published, tmp_path: Path
+) -> None:
+    """``GET /receipt/{index}``: the inclusion proof, the leaf bytes and the latest checkpoint with
+    the witness's cosignature, all checked; a receipt whose leaf was changed is refused."""
+    witnessed = ("-vkey", SIGNER.vkey, "-witness", WITNESS.vkey)
+    result = check(tlogcheck, *witnessed, "-inclusion", published.receipt, published.export)
+    assert result.code == 0, result.err
+    assert f"receipt-5.json: checkpoint cosigned by witness {WITNESS.name}" in result.out
+    assert "entry 5 is in the signed tree of size 600" in result.out
+    body = json.loads(published.receipt.read_text())
+    leaf = bytearray(base64.b64decode(body["leaf"]))
+    leaf[leaf.index(b'"ev-5"') + 4] = ord("6")
+    body["leaf"] = base64.b64encode(bytes(leaf)).decode()
+    bad = tmp_path / "receipt.json"
+    bad.write_text(json.dumps(body))
+    result = check(tlogcheck, *witnessed, "-inclusion", bad)
+    assert result.code == 1, result.out
+    assert "leaf_hash is not the RFC 6962 hash of the leaf bytes" in result.err
