@@ -85,11 +85,12 @@ def _go_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def tlogcheck() -> Path:
-    """Build ``tlogcheck`` (about a second once the build cache is warm)."""
+def tlogcheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build ``tlogcheck`` into this session's own directory (about a second once the build
+    cache is warm; several test sessions at once never overwrite each other's binary)."""
     go = _go()
     env = _go_env()
-    binary = Path(env["GOCACHE"]).parent / "bin" / "tlogcheck"
+    binary = tmp_path_factory.mktemp("go") / "tlogcheck"
     result = subprocess.run(
         [go, "build", "-o", str(binary), "."],
         cwd=HERE,
