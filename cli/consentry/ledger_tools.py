@@ -100,7 +100,7 @@ def _fast_schema(schema: Any) -> Any:
             return None
         if set(schema.get("config", {})) - {"extra_fields_behavior", "title"}:
             return None
-        if fields.get("model_validators") or schema.get("post_init"):
+        if schema.get("custom_init") or schema.get("root_model") or schema.get("post_init"):
             return None
         typed: dict[str, Any] = {}
         for name in sorted(fields["fields"]):
@@ -122,9 +122,12 @@ def _fast_schema(schema: Any) -> Any:
         return core_schema.literal_schema([member.value for member in schema["members"]])
     if kind == "int":
         return {**schema, "le": min(schema.get("le", _MAX_SAFE_INT), _MAX_SAFE_INT)}
-    if kind == "function-after":
-        inner = _fast_schema(schema["schema"])
-        return None if inner is None else {**schema, "schema": inner}
+    if kind == "function-after" and schema["function"]["type"] == "no-info":
+        # A field validator (the same function on the same value); not a model validator,
+        # which would be handed a dict instead of the model.
+        if schema["schema"].get("type") not in _PLAIN_TYPES:
+            return None
+        return schema
     if kind in _PLAIN_TYPES:
         return schema
     return None
@@ -158,7 +161,7 @@ class _EntryChecker:
             try:
                 values = _FAST.validate_json(leaf)
                 fast = to_json(values) == leaf
-            except (ValidationError, PydanticSerializationError):
+            except Exception:  # whatever the fast path cannot settle, the model path does
                 fast = False
             if fast:
                 if values["index"] != index:

@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Annotated
 
 import pytest
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic_core import SchemaValidator
 
 import consentry_shared.tlog.verify as verify_module
-from consentry.ledger_tools import _FAST, _EntryChecker, verify_log
+from consentry.ledger_tools import _FAST, _EntryChecker, _fast_schema, verify_log
 from consentry_ledger.domain import PositionedDecision, sequence_batch
 from consentry_shared.contracts.v1 import DecisionEvent, Evidence
 from consentry_shared.tlog import (
@@ -79,6 +82,39 @@ def test_the_fast_schema_exists_for_the_current_contract() -> None:
     # If LedgerEntry grows something the translation does not know, verify stays correct but
     # loses its speed: this test says so.
     assert _FAST is not None
+
+
+class WithModelValidator(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    index: int
+
+    @model_validator(mode="after")
+    def index_is_even(self) -> WithModelValidator:
+        if self.index % 2:
+            raise ValueError("odd")
+        return self
+
+
+class WithFloat(BaseModel):
+    weight: float
+
+
+class WithFieldValidator(BaseModel):
+    digest: Annotated[str, AfterValidator(str.lower)]
+    when: AwareDatetime | None = None
+
+
+def test_the_fast_schema_refuses_what_it_cannot_mirror() -> None:
+    # A model validator would be handed a dict; a float has no RFC 8785 form pydantic writes.
+    assert _fast_schema(WithModelValidator.__pydantic_core_schema__) is None
+    assert _fast_schema(WithFloat.__pydantic_core_schema__) is None
+    # A field validator runs on the same value either way: kept (and stricter: no null).
+    fast = _fast_schema(WithFieldValidator.__pydantic_core_schema__)
+    assert fast is not None
+    validator = SchemaValidator(fast)
+    assert validator.validate_json(b'{"digest":"AB"}') == {"digest": "ab"}
+    with pytest.raises(ValidationError):
+        validator.validate_json(b'{"digest":"ab","when":null}')
 
 
 def test_fast_and_model_paths_agree_on_every_single_byte_change() -> None:
