@@ -116,16 +116,15 @@ class FakeRegistryStore(RegistryStore):
         for d in decided:
             self._decided[d.item.event_id] = d
 
-    async def decided_items(self, selectors: Selectors) -> list[DecidedItem]:
-        def hit(d: DecidedItem) -> bool:
-            url = str(d.item.url)
-            return (
-                d.item.sha256 in selectors.sha256
-                or any(d.host == x or d.host.endswith("." + x) for x in selectors.domains)
-                or any(url.startswith(p) for p in selectors.url_prefixes)
-            )
+    async def manifest_verdicts(self, manifest_id: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for d in self._decided.values():
+            if d.item.manifest_id == manifest_id:
+                counts[d.verdict.value] = counts.get(d.verdict.value, 0) + 1
+        return counts
 
-        return [d for d in self._decided.values() if hit(d)]
+    async def decided_items(self, selectors: Selectors) -> list[DecidedItem]:
+        return [d for d in self._decided.values() if selectors.covers(d.item, d.host)]
 
     async def ping(self) -> None:
         return None

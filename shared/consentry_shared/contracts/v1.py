@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -25,14 +26,18 @@ from pydantic import (
     HttpUrl,
     TypeAdapter,
     field_validator,
+    model_validator,
 )
 
 __all__ = [
+    "IDENTIFIER_SCHEMES",
+    "Compensation",
     "CrawlEvidenceField",
     "DeadLetter",
     "Deal",
     "DecisionEvent",
     "Evidence",
+    "Holder",
     "ItemEvent",
     "LedgerEntry",
     "ManifestHeader",
@@ -44,6 +49,8 @@ __all__ = [
     "Reservation",
     "Verdict",
     "Work",
+    "normalise_creator_id",
+    "normalise_identifier",
     "registry_record_adapter",
     "utc_now",
 ]
@@ -87,6 +94,141 @@ def _hex_digest(length: int) -> AfterValidator:
 Sha256Hex = Annotated[str, _hex_digest(64)]
 Md5Hex = Annotated[str, _hex_digest(32)]
 NonEmpty = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+# --- work identifiers -------------------------------------------------------------------------
+#
+# Identifiers are spelled ``scheme:value`` with the value in one canonical form, so that equal
+# identifiers are equal strings and matching is a dict read: ISBNs as ISBN-13 digits (an ISBN-10
+# is converted), ISRCs as 12 upper-case characters, ISWCs as ``T`` and 10 digits, DOIs in lower
+# case (DOIs are case-insensitive) without a resolver prefix. A value whose check digit is wrong
+# is refused: a typo would otherwise silently match nothing, or the wrong work.
+
+IDENTIFIER_SCHEMES: Final = ("isbn", "isrc", "iswc", "doi")
+CREATOR_ID_SCHEMES: Final = ("orcid", "isni", "ipi")
+
+_SEPARATORS = re.compile(r"[\s\-.]")
+_ISRC = re.compile(r"^[A-Z]{2}[A-Z0-9]{3}[0-9]{7}$")
+_ISWC = re.compile(r"^T[0-9]{10}$")
+_DOI = re.compile(r"^10\.[0-9]+(\.[0-9]+)*/\S+$")
+_DOI_RESOLVERS = (
+    "https://doi.org/",
+    "http://doi.org/",
+    "https://dx.doi.org/",
+    "http://dx.doi.org/",
+    "doi.org/",
+)
+_ISNI = re.compile(r"^[0-9]{15}[0-9X]$")
+_IPI = re.compile(r"^[0-9]{9,11}$")
+
+
+def _isbn13_check(first12: str) -> str:
+    total = sum(int(digit) * (3 if index % 2 else 1) for index, digit in enumerate(first12))
+    return str((10 - total % 10) % 10)
+
+
+def _isbn(value: str) -> str:
+    digits = re.sub(r"[\s\-]", "", value).upper()
+    if len(digits) == 10:
+        if not (digits[:9].isdigit() and (digits[9].isdigit() or digits[9] == "X")):
+            raise ValueError(f"ISBN-10 {value!r} must be 9 digits and a check digit (0-9 or X)")
+        total = sum((10 - index) * int(digit) for index, digit in enumerate(digits[:9]))
+        total += 10 if digits[9] == "X" else int(digits[9])
+        if total % 11:
+            raise ValueError(f"ISBN-10 {value!r} has a wrong check digit")
+        body = "978" + digits[:9]
+        return body + _isbn13_check(body)
+    if len(digits) == 13 and digits.isdigit():
+        if not digits.startswith(("978", "979")):
+            raise ValueError(f"ISBN-13 {value!r} must start with 978 or 979")
+        if _isbn13_check(digits[:12]) != digits[12]:
+            raise ValueError(f"ISBN-13 {value!r} has a wrong check digit")
+        return digits
+    raise ValueError(f"ISBN {value!r} must have 10 or 13 digits (hyphens and spaces are ignored)")
+
+
+def _isrc(value: str) -> str:
+    code = re.sub(r"[\s\-]", "", value).upper()
+    if not _ISRC.match(code):
+        raise ValueError(
+            f"ISRC {value!r} must be 2 letters, 3 letters or digits and 7 digits (CC-XXX-YY-NNNNN)"
+        )
+    return code
+
+
+def _iswc(value: str) -> str:
+    code = _SEPARATORS.sub("", value).upper()
+    if not _ISWC.match(code):
+        raise ValueError(f"ISWC {value!r} must be T and 10 digits (T-345.246.800-1)")
+    total = 1 + sum(index * int(digit) for index, digit in enumerate(code[1:10], start=1))
+    if (10 - total % 10) % 10 != int(code[10]):
+        raise ValueError(f"ISWC {value!r} has a wrong check digit")
+    return code
+
+
+def _doi(value: str) -> str:
+    code = value.strip()
+    lowered = code.lower()
+    for resolver in _DOI_RESOLVERS:
+        if lowered.startswith(resolver):
+            lowered = lowered[len(resolver) :]
+            break
+    if not _DOI.match(lowered):
+        raise ValueError(f"DOI {value!r} must look like 10.<registrant>/<suffix>, without spaces")
+    return lowered
+
+
+_NORMALISERS: Final = {"isbn": _isbn, "isrc": _isrc, "iswc": _iswc, "doi": _doi}
+
+
+def _split_scheme(value: str, schemes: tuple[str, ...], what: str) -> tuple[str, str]:
+    scheme, separator, rest = value.partition(":")
+    scheme = scheme.strip().lower()
+    if not separator or scheme not in schemes or not rest.strip():
+        raise ValueError(
+            f"{what} {value!r} must be spelled scheme:value with a scheme of {', '.join(schemes)}"
+        )
+    return scheme, rest.strip()
+
+
+def normalise_identifier(value: str) -> str:
+    """``scheme:value`` in its canonical spelling (see above); ``ValueError`` saying what is wrong."""
+    scheme, rest = _split_scheme(value, IDENTIFIER_SCHEMES, "identifier")
+    return f"{scheme}:{_NORMALISERS[scheme](rest)}"
+
+
+def _iso7064_mod11_2(first15: str) -> str:
+    total = 0
+    for digit in first15:
+        total = (total + int(digit)) * 2
+    check = (12 - total % 11) % 11
+    return "X" if check == 10 else str(check)
+
+
+def normalise_creator_id(value: str) -> str:
+    """A creator's id as ``orcid:``, ``isni:`` (16 characters, check digit verified; ORCID iDs
+    are ISNIs) or ``ipi:`` (9 to 11 digits), separators dropped."""
+    scheme, rest = _split_scheme(value, CREATOR_ID_SCHEMES, "creator id")
+    if scheme == "orcid":
+        rest = rest.removeprefix("https://orcid.org/").removeprefix("http://orcid.org/")
+    code = _SEPARATORS.sub("", rest).upper()
+    if scheme == "ipi":
+        if not _IPI.match(code):
+            raise ValueError(f"IPI {value!r} must be 9 to 11 digits")
+        return f"ipi:{code}"
+    if not _ISNI.match(code):
+        raise ValueError(f"{scheme.upper()} {value!r} must be 15 digits and a check character (0-9 or X)")
+    if _iso7064_mod11_2(code[:15]) != code[15]:
+        raise ValueError(f"{scheme.upper()} {value!r} has a wrong check character")
+    return f"{scheme}:{code}"
+
+
+def _scheme_value(scheme: str) -> AfterValidator:
+    return AfterValidator(_NORMALISERS[scheme])
+
+
+Identifier = Annotated[str, AfterValidator(normalise_identifier)]
+CreatorId = Annotated[str, AfterValidator(normalise_creator_id)]
 
 
 CrawlEvidenceField = Literal[
@@ -167,6 +309,10 @@ class ItemEvent(_Event):
     url: HttpUrl
     sha256: Sha256Hex | None = None
     md5: Md5Hex | None = None
+    identifiers: list[Identifier] | None = Field(
+        default=None,
+        description="The work's identifiers as scheme:value (isbn:, isrc:, iswc:, doi:), normalised",
+    )
     license: str | None = None
     creator: str | None = None
     title: str | None = None
@@ -197,6 +343,10 @@ class Match(BaseModel):
     url_prefix: Annotated[str, Field(min_length=8)] | None = None
     domain: Annotated[str, Field(min_length=1)] | None = None
     sha256: Sha256Hex | None = None
+    md5: Md5Hex | None = None
+    identifier: Identifier | None = Field(
+        default=None, description="A work identifier, scheme:value (isbn:, isrc:, iswc:, doi:)"
+    )
 
     @field_validator("url_prefix")
     @classmethod
@@ -216,12 +366,18 @@ class Match(BaseModel):
         return lowered
 
     def is_empty(self) -> bool:
-        return self.url_prefix is None and self.domain is None and self.sha256 is None
+        return (
+            self.url_prefix is None
+            and self.domain is None
+            and self.sha256 is None
+            and self.md5 is None
+            and self.identifier is None
+        )
 
 
 def _non_empty_match(match: Match) -> Match:
     if match.is_empty():
-        raise ValueError("needs at least one of url_prefix, domain, sha256")
+        raise ValueError("needs at least one of url_prefix, domain, sha256, md5, identifier")
     return match
 
 
@@ -246,8 +402,38 @@ class Reservation(_Record):
     kind: Literal["reservation"] = "reservation"
     match: Annotated[Match, AfterValidator(_non_empty_match)]
     purposes: Annotated[list[RecordPurpose], Field(min_length=1)]
+    territories: Annotated[list[str], Field(min_length=1)] = Field(
+        default_factory=lambda: ["*"],
+        description="Where the reservation applies: ISO 3166 alpha-2 codes, or * for everywhere",
+    )
     valid_from: AwareDatetime = Field(alias="from")
     valid_until: AwareDatetime | None = Field(default=None, alias="until")
+
+
+class Compensation(BaseModel):
+    """What a licensee pays under a deal. Recorded and shown with the decisions the deal grants;
+    Consentry does not bill. ``amount`` is money in ``currency`` (per item for ``per-item``), or a
+    percentage of revenue for ``revenue-share`` (then ``currency`` may be left out)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    basis: Literal["flat", "per-item", "revenue-share"]
+    amount: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")] | None = None
+
+    @model_validator(mode="after")
+    def _currency_for_money(self) -> Self:
+        if self.basis == "revenue-share":
+            if self.amount > 100:
+                raise ValueError("a revenue share is a percentage: amount must be at most 100")
+        elif self.currency is None:
+            raise ValueError(f"a {self.basis} compensation needs a currency (ISO 4217, e.g. EUR)")
+        return self
+
+    def describe(self) -> str:
+        """The terms in one line, as decision evidence records them."""
+        value = f"basis={self.basis};amount={self.amount}"
+        return value if self.currency is None else f"{value};currency={self.currency}"
 
 
 class Deal(_Record):
@@ -264,19 +450,78 @@ class Deal(_Record):
     valid_from: AwareDatetime = Field(alias="from")
     valid_until: AwareDatetime = Field(alias="until")
     revoked_at: AwareDatetime | None = None
+    attribution: bool | NonEmpty | None = Field(
+        default=None,
+        description="Whether the licensee must credit the work (true), or the credit line it must show",
+    )
+    compensation: Compensation | None = None
 
 
 class Work(_Record):
-    """A registered work, known by its hash, with the licence its holder grants."""
+    """A registered work, known by any of its identifiers, with the licence its holder grants.
+
+    ``isbn``, ``isrc``, ``iswc`` and ``doi`` are bare values (normalised as in
+    :func:`normalise_identifier`); :attr:`identifiers` gives them scheme-prefixed, as items and
+    match selectors carry them. At least one of the hashes or identifiers is required.
+    """
 
     kind: Literal["work"] = "work"
-    sha256: Sha256Hex
+    sha256: Sha256Hex | None = None
+    md5: Md5Hex | None = None
+    isbn: Annotated[str, _scheme_value("isbn")] | None = None
+    isrc: Annotated[str, _scheme_value("isrc")] | None = None
+    iswc: Annotated[str, _scheme_value("iswc")] | None = None
+    doi: Annotated[str, _scheme_value("doi")] | None = None
+    creator_ids: list[CreatorId] | None = Field(default=None, description="orcid:, isni: or ipi: ids")
     license: NonEmpty
 
+    @model_validator(mode="after")
+    def _known_by_something(self) -> Self:
+        if self.sha256 is None and self.md5 is None and not self.identifiers:
+            raise ValueError("a work needs at least one of sha256, md5, isbn, isrc, iswc, doi")
+        return self
 
-RegistryRecord = Annotated[Reservation | Deal | Work, Field(discriminator="kind")]
+    @property
+    def identifiers(self) -> tuple[str, ...]:
+        """The work's identifiers as ``scheme:value``, in scheme order."""
+        return tuple(
+            f"{scheme}:{value}"
+            for scheme, value in (
+                ("isbn", self.isbn),
+                ("isrc", self.isrc),
+                ("iswc", self.iswc),
+                ("doi", self.doi),
+            )
+            if value is not None
+        )
 
-registry_record_adapter: TypeAdapter[Reservation | Deal | Work] = TypeAdapter(RegistryRecord)
+
+class Holder(_Record):
+    """A rights holder: who the ``holder`` of other records is. A holder record's ``holder`` is
+    its own id (filled in when left out), so only the holder itself may change it."""
+
+    kind: Literal["holder"] = "holder"
+    name: NonEmpty
+    contact: NonEmpty | None = None
+    creator_ids: list[CreatorId] | None = Field(default=None, description="orcid:, isni: or ipi: ids")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _holds_itself(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "holder" not in data and "id" in data:
+            return {**data, "holder": data["id"]}
+        return data
+
+    @model_validator(mode="after")
+    def _holder_is_id(self) -> Self:
+        if self.holder != self.id:
+            raise ValueError(f"a holder record's holder must be its own id {self.id!r}")
+        return self
+
+
+RegistryRecord = Annotated[Reservation | Deal | Work | Holder, Field(discriminator="kind")]
+
+registry_record_adapter: TypeAdapter[Reservation | Deal | Work | Holder] = TypeAdapter(RegistryRecord)
 
 
 class RegistryChange(_Event):

@@ -42,6 +42,7 @@ from sqlalchemy import (
     Text,
     and_,
     func,
+    inspect,
     or_,
     select,
     tuple_,
@@ -189,6 +190,10 @@ class RegistryStore(abc.ABC):
         """Store (or replace) the latest verdict of each item."""
 
     @abc.abstractmethod
+    async def manifest_verdicts(self, manifest_id: str) -> dict[str, int]:
+        """How many of a manifest's items are decided, by their current verdict."""
+
+    @abc.abstractmethod
     async def decided_items(self, selectors: Selectors) -> list[DecidedItem]:
         """Every remembered item that any of ``selectors`` matches (hash, domain or subdomain,
         URL prefix)."""
@@ -284,6 +289,7 @@ class DecidedItemRow(_RightsTable, table=True):
     __tablename__ = "rights_decided_item"
 
     item_event_id: str = Field(primary_key=True)
+    manifest_id: str | None = Field(default=None, index=True)
     host: str = Field(index=True)
     url: str
     sha256: str | None = Field(default=None, index=True)
@@ -360,6 +366,7 @@ class SqlRegistryStore(RegistryStore):
     async def initialise(self) -> None:
         async with self._engine.begin() as conn:
             await conn.run_sync(_metadata.create_all)
+            await conn.run_sync(_add_manifest_column)
             if not self._sqlite:
                 # Two instances starting together must not both copy the history below.
                 await conn.exec_driver_sql("LOCK TABLE rights_version IN EXCLUSIVE MODE")
@@ -593,6 +600,7 @@ class SqlRegistryStore(RegistryStore):
         rows = [
             (
                 d.item.event_id,
+                d.item.manifest_id,
                 d.host,
                 str(d.item.url),
                 d.item.sha256,
@@ -614,6 +622,15 @@ class SqlRegistryStore(RegistryStore):
             await driver.copy_records_to_table("rights_decided_stage", records=rows, columns=_DECIDED_COLUMNS)
             await conn.exec_driver_sql(_PG_MERGE)
 
+    async def manifest_verdicts(self, manifest_id: str) -> dict[str, int]:
+        query = (
+            select(_decided.c.verdict, func.count())
+            .where(_decided.c.manifest_id == manifest_id)
+            .group_by(_decided.c.verdict)
+        )
+        async with self._engine.connect() as conn:
+            return {verdict: int(count) for verdict, count in await conn.execute(query)}
+
     async def decided_items(self, selectors: Selectors) -> list[DecidedItem]:
         conditions: list[Any] = []
         if selectors.sha256:
@@ -623,6 +640,13 @@ class SqlRegistryStore(RegistryStore):
             conditions.append(_decided.c.host.like(f"%.{_escape_like(domain)}", escape="\\"))
         for prefix in sorted(selectors.url_prefixes):
             conditions.append(_decided.c.url.like(f"{_escape_like(prefix)}%", escape="\\"))
+        # md5s and identifiers have no column: the stored item JSON is searched for them (a scan,
+        # acceptable for a registry change), and the rows found are checked exactly below.
+        # Both are ASCII and normalised on items.v1; lower() makes the search case-blind.
+        identity = sorted(selectors.md5 | selectors.identifiers)
+        lowered = func.lower(_decided.c.item)
+        for value in identity:
+            conditions.append(lowered.like(f"%{_escape_like(value.lower())}%", escape="\\"))
         if not conditions:
             return []
         async with self._engine.connect() as conn:
@@ -631,7 +655,10 @@ class SqlRegistryStore(RegistryStore):
                     or_(*conditions)
                 )
             )
-            return [DecidedItem(ItemEvent.model_validate_json(r[0]), Verdict(r[1]), r[2]) for r in rows]
+            found = [DecidedItem(ItemEvent.model_validate_json(r[0]), Verdict(r[1]), r[2]) for r in rows]
+        if identity:
+            found = [decided for decided in found if selectors.covers(decided.item, decided.host)]
+        return found
 
     async def ping(self) -> None:
         async with self._engine.connect() as conn:
@@ -641,10 +668,20 @@ class SqlRegistryStore(RegistryStore):
         await self._engine.dispose()
 
 
-_DECIDED_COLUMNS = ["item_event_id", "host", "url", "sha256", "item", "verdict", "decision_event_id"]
+_DECIDED_COLUMNS = [
+    "item_event_id",
+    "manifest_id",
+    "host",
+    "url",
+    "sha256",
+    "item",
+    "verdict",
+    "decision_event_id",
+]
 _SQLITE_REMEMBER = """
-INSERT INTO rights_decided_item (item_event_id, host, url, sha256, item, verdict, decision_event_id)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO rights_decided_item
+(item_event_id, manifest_id, host, url, sha256, item, verdict, decision_event_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (item_event_id) DO UPDATE
 SET verdict = excluded.verdict, decision_event_id = excluded.decision_event_id
 """
@@ -654,13 +691,27 @@ CREATE TEMPORARY TABLE IF NOT EXISTS rights_decided_stage
 """
 # A batch may hold an item twice (a redelivery): keep its last row.
 _PG_MERGE = """
-INSERT INTO rights_decided_item (item_event_id, host, url, sha256, item, verdict, decision_event_id)
-SELECT DISTINCT ON (item_event_id) item_event_id, host, url, sha256, item, verdict, decision_event_id
+INSERT INTO rights_decided_item
+(item_event_id, manifest_id, host, url, sha256, item, verdict, decision_event_id)
+SELECT DISTINCT ON (item_event_id)
+item_event_id, manifest_id, host, url, sha256, item, verdict, decision_event_id
 FROM (SELECT *, row_number() OVER () AS seq FROM rights_decided_stage) AS staged
 ORDER BY item_event_id, seq DESC
 ON CONFLICT (item_event_id) DO UPDATE
 SET verdict = excluded.verdict, decision_event_id = excluded.decision_event_id
 """
+
+
+def _add_manifest_column(conn: Any) -> None:
+    """A database made before decided items kept their manifest gets the column (its earlier rows
+    stay without one: they count in no manifest's status)."""
+    columns = {column["name"] for column in inspect(conn).get_columns("rights_decided_item")}
+    if "manifest_id" not in columns:
+        conn.exec_driver_sql("ALTER TABLE rights_decided_item ADD COLUMN manifest_id TEXT")
+        conn.exec_driver_sql(
+            "CREATE INDEX IF NOT EXISTS ix_rights_decided_item_manifest_id "
+            "ON rights_decided_item (manifest_id)"
+        )
 
 
 def _escape_like(text: str) -> str:

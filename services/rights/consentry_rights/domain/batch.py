@@ -40,9 +40,11 @@ from .decide import (
     _apply_claim,
     _Case,
     _deal_failure,
+    _deal_terms,
     _deal_value,
     _licence_rule,
     _read_claim,
+    _reservation_covers_territory,
     _reservation_in_force,
     _reservation_value,
     decide,
@@ -158,10 +160,12 @@ class _Batch:
         "_evidence",
         "_failures",
         "_hashes",
+        "_identifiers",
         "_kept",
         "_licences",
         "_manifests",
         "_matcher",
+        "_md5s",
         "_policy",
         "_registry",
     )
@@ -172,6 +176,8 @@ class _Batch:
         self._at = at
         self._matcher = registry.matcher()
         self._hashes = self._matcher.hashes  # read inline: most items' hashes are unknown
+        self._md5s = self._matcher.md5s
+        self._identifiers = self._matcher.identifiers
         self._compact = self._matcher.has_compact
         self._kept = _kept_for(registry, policy)
         # Keyed by id(): every record memoised is also kept in _alive, so no id is reused
@@ -179,7 +185,7 @@ class _Batch:
         self._alive: list[object] = []
         self._failures: dict[tuple[int, str, str | None], str | None] = {}
         self._consents: dict[int, Decision] = {}
-        self._binds: dict[tuple[int, str], bool] = {}
+        self._binds: dict[tuple[int, str, str | None], bool] = {}
         self._evidence: dict[int, Evidence] = {}
         self._licences: dict[_LicenceKey, Decision] = {}
         self._applied: dict[_AppliedKey, Decision] = {}
@@ -193,8 +199,14 @@ class _Batch:
             sha256 = sha256.lower()
             if sha256 not in self._hashes and not (self._compact and self._matcher.known_hash(sha256)):
                 sha256 = None  # no record names it: it matches nothing, as no hash would
+        md5 = item.md5
+        if md5 is not None and md5 not in self._md5s:
+            md5 = None
+        identifiers: tuple[str, ...] = ()
+        if item.identifiers:
+            identifiers = tuple(found for found in item.identifiers if found in self._identifiers)
         purpose = item.purpose
-        deals, reservations = self._matcher.matches(item.platform, url, sha256)
+        deals, reservations = self._matcher.matches(item.platform, url, sha256, md5, identifiers)
         noted_reasons: list[str] | tuple[()] = ()  # lists only when there are deals to note
         noted_evidence: list[Evidence] | tuple[()] = ()
         if deals:
@@ -212,14 +224,18 @@ class _Batch:
                 noted_reasons.append(failure)
                 noted_evidence.append(self._deal_evidence(deal))
         if reservations:
-            binding = [reservation for reservation in reservations if self._bound(reservation, purpose)]
+            binding = [
+                reservation
+                for reservation in reservations
+                if self._bound(reservation, purpose, item.territory)
+            ]
             if binding:
                 return Decision(
                     Verdict.VIOLATION,
                     (*(f"reservation:{reservation.id}" for reservation in binding), *noted_reasons),
                     (*(self._reservation_evidence(reservation) for reservation in binding), *noted_evidence),
                 )
-        licence = self._licence(item, url, sha256)
+        licence = self._licence(item, url, sha256, md5, identifiers)
         if noted_reasons:
             return Decision(
                 licence.verdict,
@@ -231,7 +247,8 @@ class _Batch:
     def _consent(self, deal: Deal) -> Decision:
         found = self._consents.get(id(deal))
         if found is None:
-            found = Decision(Verdict.CONSENT, (f"deal:{deal.id}",), (self._deal_evidence(deal),))
+            evidence = (self._deal_evidence(deal), *_deal_terms(deal, self._at))
+            found = Decision(Verdict.CONSENT, (f"deal:{deal.id}",), evidence)
             self._consents[id(deal)] = found
         return found
 
@@ -242,13 +259,15 @@ class _Batch:
             self._evidence[id(deal)] = found
         return found
 
-    def _bound(self, reservation: Reservation, purpose: Purpose) -> bool:
-        key = (id(reservation), purpose)
+    def _bound(self, reservation: Reservation, purpose: Purpose, territory: str | None) -> bool:
+        key = (id(reservation), purpose, territory)
         found = self._binds.get(key)
         if found is None:
             self._alive.append(reservation)
-            found = self._binds[key] = _reservation_in_force(reservation, self._at) and purpose_covers(
-                reservation.purposes, purpose
+            found = self._binds[key] = (
+                _reservation_in_force(reservation, self._at)
+                and purpose_covers(reservation.purposes, purpose)
+                and _reservation_covers_territory(reservation, territory)
             )
         return found
 
@@ -264,8 +283,11 @@ class _Batch:
             self._evidence[id(reservation)] = found
         return found
 
-    def _licence(self, item: ItemEvent, url: str, sha256: str | None) -> Decision:
-        works = self._registry.works_for(sha256) if sha256 is not None else ()
+    def _licence(
+        self, item: ItemEvent, url: str, sha256: str | None, md5: str | None, identifiers: tuple[str, ...]
+    ) -> Decision:
+        known = sha256 is not None or md5 is not None or identifiers
+        works = self._registry.works_for(sha256, md5, identifiers) if known else ()
         if works:
             return self._work_licence(item, works)
         key = (

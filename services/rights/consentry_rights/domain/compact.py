@@ -72,8 +72,18 @@ class CompactReservationsBuilder:
     def add(self, reservation: Reservation) -> None:
         """Add a reservation whose match is a sha256 and nothing else (``ValueError`` if not)."""
         match = reservation.match
-        if match.sha256 is None or match.domain is not None or match.url_prefix is not None:
+        if (
+            match.sha256 is None
+            or match.domain is not None
+            or match.url_prefix is not None
+            or match.md5 is not None
+            or match.identifier is not None
+        ):
             raise ValueError(f"reservation {reservation.id}: only a sha256-only match is held compactly")
+        if "*" not in reservation.territories:
+            # The compact form keeps no territories: a scoped reservation held here would bind
+            # everywhere (safe) but say so wrongly; refuse it rather than change its meaning.
+            raise ValueError(f"reservation {reservation.id}: only a worldwide reservation is held compactly")
         self.add_fields(
             record_id=reservation.id,
             holder=reservation.holder,

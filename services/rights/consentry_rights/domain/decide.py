@@ -6,9 +6,15 @@
    at ``at`` (``valid_from <= at < valid_until``, not revoked at or before ``at``) and covers the
    item's territory (or is worldwide, ``*``; an item without a territory needs a worldwide deal)
    gives CONSENT. A matching deal that fails one condition grants nothing but is reported. A deal
-   beats every reservation below it; the signals it overrides are kept as evidence.
-2. **Reservations.** Reservations in force at ``at`` that match and cover the purpose give
-   VIOLATION, all listed, most specific first; web signals that reserve too follow them.
+   beats every reservation below it; the signals it overrides are kept as evidence, and so are
+   the deal's attribution and compensation terms (``registry.deal.attribution``,
+   ``registry.deal.compensation``), so the ledger shows under which terms the use was granted.
+2. **Reservations.** Reservations in force at ``at`` that match, cover the purpose and cover the
+   item's territory give VIOLATION, all listed, most specific first; web signals that reserve too
+   follow them. An item without a territory is covered by every reservation (never fail open).
+
+Records match an item by its sha256, md5 or work identifiers (``isbn:``, ``doi:``...) as well as
+by its URL; a registered work is found the same ways.
 3. **Web signals** (:mod:`.web_signals`): what the item's crawl-time evidence (and, when given,
    a fresh fetch) says, combined per purpose, most restrictive first. ``reserved``, or
    ``constrained`` (a licence on offer, which nobody took) gives VIOLATION; ``unknown`` (a body
@@ -273,15 +279,36 @@ def _deal_value(deal: Deal) -> str:
     return value
 
 
+def _deal_terms(deal: Deal, at: datetime) -> tuple[Evidence, ...]:
+    """The terms a granting deal sets, as evidence: recorded, not interpreted."""
+    terms: list[Evidence] = []
+    if deal.attribution is not None:
+        attribution = deal.attribution
+        if isinstance(attribution, bool):
+            attribution = "required" if attribution else "not-required"
+        terms.append(Evidence(signal="registry.deal.attribution", ref=deal.id, value=attribution, seen_at=at))
+    if deal.compensation is not None:
+        terms.append(
+            Evidence(
+                signal="registry.deal.compensation",
+                ref=deal.id,
+                value=deal.compensation.describe(),
+                seen_at=at,
+            )
+        )
+    return tuple(terms)
+
+
 def _deal_rule(case: _Case) -> Decision | None:
     item = case.item
-    for deal in case.registry.deals_for(item.platform, case.url, item.sha256):
+    for deal in case.registry.deals_for(item.platform, case.url, item.sha256, item.md5, item.identifiers):
         evidence = case.evidence("registry.deal", deal.id, _deal_value(deal))
         failure = _deal_failure(deal, item, case.at)
         if failure is None:
             # The deal beats every signal; the ones it overrides stay on the record.
             overridden = case.signals.evidence if case.signals is not None else ()
-            return Decision(Verdict.CONSENT, (f"deal:{deal.id}",), (evidence, *overridden))
+            terms = _deal_terms(deal, case.at)
+            return Decision(Verdict.CONSENT, (f"deal:{deal.id}",), (evidence, *terms, *overridden))
         case.noted_reasons.append(f"{failure}:{deal.id}")
         case.noted_evidence.append(evidence)
     return None
@@ -294,10 +321,21 @@ def _reservation_in_force(reservation: Reservation, at: datetime) -> bool:
     return reservation.valid_from <= at and (reservation.valid_until is None or at < reservation.valid_until)
 
 
+def _reservation_covers_territory(reservation: Reservation, territory: str | None) -> bool:
+    """Whether the reservation applies where the item is used. Without a territory the item could
+    be used anywhere, so every reservation covers it."""
+    if territory is None or not territory.strip():
+        return True
+    territories = {listed.strip().upper() for listed in reservation.territories}
+    return "*" in territories or territory.strip().upper() in territories
+
+
 def _reservation_value(reservation: Reservation) -> str:
     value = f"purposes={','.join(reservation.purposes)};from={reservation.valid_from.isoformat()}"
     if reservation.valid_until is not None:
         value += f";until={reservation.valid_until.isoformat()}"
+    if "*" not in reservation.territories:
+        value += f";territories={','.join(reservation.territories)}"
     return value
 
 
@@ -305,8 +343,10 @@ def _reservation_rule(case: _Case) -> Decision | None:
     item = case.item
     binding = [
         reservation
-        for reservation in case.registry.reservations_for(case.url, item.sha256)
-        if _reservation_in_force(reservation, case.at) and purpose_covers(reservation.purposes, item.purpose)
+        for reservation in case.registry.reservations_for(case.url, item.sha256, item.md5, item.identifiers)
+        if _reservation_in_force(reservation, case.at)
+        and purpose_covers(reservation.purposes, item.purpose)
+        and _reservation_covers_territory(reservation, item.territory)
     ]
     if not binding:
         return None
@@ -413,7 +453,7 @@ def _licence_rule(case: _Case) -> Decision:
         [case.evidence("manifest.license", item.manifest_id, item.license)] if manifest else []
     )
 
-    works = case.registry.works_for(item.sha256)
+    works = case.registry.works_for(item.sha256, item.md5, item.identifiers)
     if works:
         claims = [
             (_read_claim(work.license, commercial=commercial, derivative=derivative), work) for work in works

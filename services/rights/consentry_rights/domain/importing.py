@@ -11,22 +11,33 @@ Both formats go through the same checks, so a file is judged the same whichever 
 CSV columns (a header row names them, in any order, any subset that includes ``kind``, ``id`` and
 ``holder``; an empty cell is an absent field):
 
-==================  ===========================================================================
-column              meaning
-==================  ===========================================================================
-``kind``            ``reservation``, ``deal`` or ``work``
-``id``, ``holder``  the record's id and its holder
-``licensee``        a deal's licensee
-``domain``          scope: a domain (covers its subdomains)
-``url_prefix``      scope: a URL prefix
-``sha256``          scope (reservation, deal) or the work's own hash (work)
-``purposes``        purposes separated by ``;`` (``ai-training;search``)
-``territories``     a deal's territories separated by ``;`` (``FR;DE`` or ``*``)
-``from``, ``until``  validity, RFC 3339 with a zone
-``revoked_at``      a deal's revocation time
-``license``         a work's licence (an SPDX expression)
-``evidence_sha256`` the evidence file a record was read from
-==================  ===========================================================================
+========================  =====================================================================
+column                    meaning
+========================  =====================================================================
+``kind``                  ``reservation``, ``deal``, ``work`` or ``holder``
+``id``, ``holder``        the record's id and its holder (a holder's is its own id: may be empty)
+``licensee``              a deal's licensee
+``domain``                scope: a domain (covers its subdomains)
+``url_prefix``            scope: a URL prefix
+``sha256``, ``md5``       scope (reservation, deal) or the work's own hashes (work)
+``identifier``            scope: a work identifier, ``isbn:...``, ``isrc:...``, ``iswc:...``,
+                          ``doi:...``
+``isbn``, ``isrc``,       a work's identifiers (bare values; an ISBN-10 becomes an ISBN-13)
+``iswc``, ``doi``
+``creator_ids``           a work's or holder's creator ids separated by ``;``
+                          (``orcid:0000-0002-1825-0097;isni:0000000121464380``)
+``name``, ``contact``     a holder's name and contact
+``purposes``              purposes separated by ``;`` (``ai-training;search``)
+``territories``           territories separated by ``;`` (``FR;DE`` or ``*``; the default)
+``from``, ``until``       validity, RFC 3339 with a zone
+``revoked_at``            a deal's revocation time
+``attribution``           a deal's attribution: ``true``, ``false`` or the credit line to show
+``compensation_basis``    a deal's compensation: ``flat``, ``per-item`` or ``revenue-share``,
+``compensation_amount``   the amount (a percentage for ``revenue-share``) and
+``compensation_currency`` its ISO 4217 currency
+``license``               a work's licence (an SPDX expression)
+``evidence_sha256``       the evidence file a record was read from
+========================  =====================================================================
 """
 
 from __future__ import annotations
@@ -41,9 +52,9 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from consentry_shared.contracts.v1 import Deal, Reservation, Work, registry_record_adapter
+from consentry_shared.contracts.v1 import Deal, Holder, Reservation, Work, registry_record_adapter
 
-RegistryRecord = Reservation | Deal | Work
+RegistryRecord = Reservation | Deal | Work | Holder
 
 CSV_COLUMNS: Final = (
     "kind",
@@ -53,17 +64,32 @@ CSV_COLUMNS: Final = (
     "domain",
     "url_prefix",
     "sha256",
+    "md5",
+    "identifier",
+    "isbn",
+    "isrc",
+    "iswc",
+    "doi",
+    "creator_ids",
+    "name",
+    "contact",
     "purposes",
     "territories",
     "from",
     "until",
     "revoked_at",
+    "attribution",
+    "compensation_basis",
+    "compensation_amount",
+    "compensation_currency",
     "license",
     "evidence_sha256",
 )
-_MATCH_COLUMNS: Final = ("domain", "url_prefix", "sha256")
-_LIST_COLUMNS: Final = ("purposes", "territories")
-_KINDS: Final = ("reservation", "deal", "work")
+_MATCH_COLUMNS: Final = ("domain", "url_prefix", "sha256", "md5", "identifier")
+_WORK_OWN_COLUMNS: Final = ("sha256", "md5")  # a work's own hashes, not a match
+_LIST_COLUMNS: Final = ("purposes", "territories", "creator_ids")
+_COMPENSATION_PREFIX: Final = "compensation_"
+_KINDS: Final = ("reservation", "deal", "work", "holder")
 _LABEL: Final = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TERRITORY: Final = re.compile(r"^[A-Za-z]{2}$")
 
@@ -109,7 +135,7 @@ def scope_problems(record: RegistryRecord) -> list[tuple[str, str]]:
     ISO 3166 alpha-2 code or ``*`` (items carry alpha-2 codes only).
     """
     problems: list[tuple[str, str]] = []
-    if isinstance(record, Work):
+    if isinstance(record, Work | Holder):
         return problems
     if record.valid_until is not None and record.valid_until <= record.valid_from:
         problems.append(("until", "ends at or before 'from': the record could never apply"))
@@ -122,7 +148,7 @@ def scope_problems(record: RegistryRecord) -> list[tuple[str, str]]:
         host = authority if authority.startswith("[") else authority.partition(":")[0]
         if not _valid_host(host):
             problems.append(("match.url_prefix", f"host {host!r} is not a host name: it can match no item"))
-    if isinstance(record, Deal):
+    if isinstance(record, Deal | Reservation):
         for n, territory in enumerate(record.territories):
             code = territory.strip()
             if code != "*" and not _TERRITORY.match(code):
@@ -160,7 +186,7 @@ class _Collector:
             self.error(number, None, "a record must be a JSON object")
             return
         if data.get("kind") not in _KINDS:
-            self.error(number, "kind", "must be one of reservation, deal, work")
+            self.error(number, "kind", "must be one of reservation, deal, work, holder")
             return
         try:
             record = registry_record_adapter.validate_python(data)
@@ -217,18 +243,26 @@ def _csv_record(row: dict[str, str]) -> dict[str, Any]:
     """A CSV row as the record's JSON object (empty cells left out)."""
     data: dict[str, Any] = {}
     match: dict[str, str] = {}
+    compensation: dict[str, str] = {}
+    work = row.get("kind", "").strip() == "work"
     for column, value in row.items():
         cell = value.strip()
         if not cell:
             continue
         if column in _LIST_COLUMNS:
             data[column] = [part.strip() for part in cell.split(";") if part.strip()]
-        elif column in _MATCH_COLUMNS and not (column == "sha256" and row.get("kind", "").strip() == "work"):
+        elif column in _MATCH_COLUMNS and not (work and column in _WORK_OWN_COLUMNS):
             match[column] = cell
+        elif column.startswith(_COMPENSATION_PREFIX):
+            compensation[column.removeprefix(_COMPENSATION_PREFIX)] = cell
+        elif column == "attribution" and cell.lower() in ("true", "false"):
+            data[column] = cell.lower() == "true"
         else:
             data[column] = cell
     if match:
         data["match"] = match
+    if compensation:
+        data["compensation"] = compensation
     return data
 
 
@@ -236,6 +270,7 @@ def parse_registry_csv(body: bytes, *, max_errors: int = 100) -> ParsedImport:
     """Parse a registry CSV (columns in the module docstring); errors name the line (the first
     physical line of the row, the header being line 1) and the column."""
     names = {f"match.{column}": column for column in _MATCH_COLUMNS}
+    names.update({f"compensation.{key}": f"compensation_{key}" for key in ("basis", "amount", "currency")})
     found = _Collector(max_errors, names)
     try:
         text = body.decode("utf-8-sig")

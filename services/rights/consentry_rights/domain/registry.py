@@ -3,7 +3,9 @@
 A record's :class:`~consentry_shared.contracts.v1.Match` covers an item when *any* of its
 selectors does:
 
-- ``sha256``: the item's content hash equals it;
+- ``sha256`` / ``md5``: the item's content hash equals it;
+- ``identifier``: one of the item's work identifiers (``isbn:...``, ``doi:...``; both sides are
+  normalised by the contract) equals it;
 - ``domain``: the item's host is that domain or a subdomain of it (``example.org`` covers
   ``img.example.org``, not ``badexample.org``);
 - ``url_prefix``: the item's normalised URL starts with the normalised prefix (see
@@ -11,8 +13,9 @@ selectors does:
 
 Every lookup is a handful of dict reads plus, for prefixes, a binary search among the prefixes
 registered for the item's host, so its cost does not grow with the size of the registry.
-Results are ordered most specific first (hash, then longer prefix, then deeper domain), ties by
-record id, so callers get the same order for the same snapshot whatever order it was built in.
+Results are ordered most specific first (hash or identifier, then longer prefix, then deeper
+domain), ties by record id, so callers get the same order for the same snapshot whatever order
+it was built in.
 """
 
 from __future__ import annotations
@@ -191,23 +194,31 @@ class _HashedRecords(Generic[_R]):
 class _SelectorIndex(Generic[_R]):
     """Reservations or deals indexed by each kind of selector."""
 
-    __slots__ = ("_by_domain", "_by_netloc", "_by_sha256", "_compact")
+    __slots__ = ("_by_domain", "_by_identifier", "_by_md5", "_by_netloc", "_by_sha256", "_compact")
 
     def __init__(self, records: Iterable[_R], compact: _HashedRecords[_R] | None = None) -> None:
         self._compact: _HashedRecords[_R] | None = compact
         by_sha256: dict[str, list[_R]] = {}
+        by_md5: dict[str, list[_R]] = {}
+        by_identifier: dict[str, list[_R]] = {}
         by_domain: dict[str, list[_R]] = {}
         by_netloc: dict[str, dict[str, list[_R]]] = {}
         for record in records:
             match = record.match
             if match.sha256 is not None:
                 by_sha256.setdefault(match.sha256, []).append(record)
+            if match.md5 is not None:
+                by_md5.setdefault(match.md5, []).append(record)
+            if match.identifier is not None:
+                by_identifier.setdefault(match.identifier, []).append(record)
             if match.domain is not None:
                 by_domain.setdefault(_normalise_host(match.domain), []).append(record)
             if match.url_prefix is not None:
                 prefix = normalise_url(match.url_prefix)
                 by_netloc.setdefault(_netloc(prefix), {}).setdefault(prefix, []).append(record)
         self._by_sha256: dict[str, tuple[_R, ...]] = _freeze(by_sha256)
+        self._by_md5: dict[str, tuple[_R, ...]] = _freeze(by_md5)
+        self._by_identifier: dict[str, tuple[_R, ...]] = _freeze(by_identifier)
         self._by_domain: dict[str, tuple[_R, ...]] = _freeze(by_domain)
         self._by_netloc: dict[str, _PrefixTable[_R]] = {
             netloc: _PrefixTable(_freeze(prefixes)) for netloc, prefixes in by_netloc.items()
@@ -223,6 +234,19 @@ class _SelectorIndex(Generic[_R]):
             return found
         return tuple(sorted(found + held, key=lambda record: record.id))
 
+    def by_identity(self, sha256: str | None, md5: str | None, identifiers: Iterable[str]) -> tuple[_R, ...]:
+        """The records matching the item's content itself (sha256, md5 or an identifier), each once,
+        by id: one rank, as :meth:`lookup` ranks them."""
+        found: tuple[_R, ...] = self.by_sha256(sha256) if sha256 is not None else ()
+        extra: tuple[_R, ...] = self._by_md5.get(md5, ()) if md5 is not None else ()
+        for identifier in identifiers:
+            extra += self._by_identifier.get(identifier, ())
+        if not extra:
+            return found
+        unique: dict[str, _R] = {record.id: record for record in found}
+        unique.update((record.id, record) for record in extra)
+        return tuple(sorted(unique.values(), key=lambda record: record.id))
+
     @property
     def knows_hashes_compactly(self) -> bool:
         return self._compact is not None
@@ -234,6 +258,14 @@ class _SelectorIndex(Generic[_R]):
     def hashes(self) -> Iterable[str]:
         """Every sha256 a selector names."""
         return self._by_sha256.keys()
+
+    def md5s(self) -> Iterable[str]:
+        """Every md5 a selector names."""
+        return self._by_md5.keys()
+
+    def identifiers(self) -> Iterable[str]:
+        """Every identifier a selector names (normalised)."""
+        return self._by_identifier.keys()
 
     def domains(self) -> Iterable[str]:
         """Every domain a selector names (normalised)."""
@@ -248,7 +280,13 @@ class _SelectorIndex(Generic[_R]):
         return self._by_netloc.get(netloc)
 
     def lookup(
-        self, location: _Location | None, sha256: str | None, *, with_prefixes: bool = True
+        self,
+        location: _Location | None,
+        sha256: str | None,
+        md5: str | None = None,
+        identifiers: Iterable[str] = (),
+        *,
+        with_prefixes: bool = True,
     ) -> tuple[_R, ...]:
         best: dict[str, tuple[_Rank, _R]] = {}
 
@@ -258,8 +296,7 @@ class _SelectorIndex(Generic[_R]):
                 if held is None or rank < held[0]:
                     best[record.id] = (rank, record)
 
-        if sha256 is not None:
-            offer(_SHA256_RANK, self.by_sha256(sha256))
+        offer(_SHA256_RANK, self.by_identity(sha256, md5, identifiers))
         if location is not None:
             table = self._by_netloc.get(location.netloc) if with_prefixes else None
             if table is not None:
@@ -298,7 +335,17 @@ class RegistryView:
     ids MUST differ from those of ``reservations``.
     """
 
-    __slots__ = ("__weakref__", "_deals", "_matcher", "_record_count", "_reservations", "_version", "_works")
+    __slots__ = (
+        "__weakref__",
+        "_deals",
+        "_matcher",
+        "_record_count",
+        "_reservations",
+        "_version",
+        "_works",
+        "_works_by_identifier",
+        "_works_by_md5",
+    )
 
     def __init__(
         self,
@@ -330,12 +377,18 @@ class RegistryView:
         for work in works:
             latest_works[work.id] = work
         works_by_sha256: dict[str, list[Work]] = {}
+        works_by_md5: dict[str, list[Work]] = {}
+        works_by_identifier: dict[str, list[Work]] = {}
         for work in latest_works.values():
-            works_by_sha256.setdefault(work.sha256, []).append(work)
-        self._works = {
-            sha256: tuple(sorted(found, key=lambda work: work.id))
-            for sha256, found in works_by_sha256.items()
-        }
+            if work.sha256 is not None:
+                works_by_sha256.setdefault(work.sha256, []).append(work)
+            if work.md5 is not None:
+                works_by_md5.setdefault(work.md5, []).append(work)
+            for identifier in work.identifiers:
+                works_by_identifier.setdefault(identifier, []).append(work)
+        self._works = _freeze_works(works_by_sha256)
+        self._works_by_md5 = _freeze_works(works_by_md5)
+        self._works_by_identifier = _freeze_works(works_by_identifier)
         self._record_count = len(unique_reservations) + len(unique_deals) + len(latest_works)
         if hashed_reservations is not None:
             self._record_count += len(hashed_reservations)
@@ -352,36 +405,65 @@ class RegistryView:
     def __repr__(self) -> str:
         return f"RegistryView(version={self._version}, records={self._record_count})"
 
-    def works_for(self, sha256: str | None) -> tuple[Work, ...]:
-        """The registered works with this content hash, by id. ``None`` matches nothing."""
-        if sha256 is None:
-            return ()
-        return self._works.get(sha256.lower(), ())
+    def works_for(
+        self, sha256: str | None, md5: str | None = None, identifiers: Iterable[str] | None = ()
+    ) -> tuple[Work, ...]:
+        """The registered works with this content hash (sha256 or md5) or one of these
+        identifiers (``scheme:value``, normalised as items carry them), each once, by id.
+        ``None`` matches nothing."""
+        found = self._works.get(sha256.lower(), ()) if sha256 is not None else ()
+        extra = self._works_by_md5.get(md5.lower(), ()) if md5 is not None else ()
+        for identifier in identifiers or ():
+            extra += self._works_by_identifier.get(identifier, ())
+        if not extra:
+            return found
+        unique = {work.id: work for work in (*found, *extra)}
+        return tuple(unique[work_id] for work_id in sorted(unique))
 
-    def reservations_for(self, url: str, sha256: str | None) -> tuple[Reservation, ...]:
+    def reservations_for(
+        self, url: str, sha256: str | None, md5: str | None = None, identifiers: Iterable[str] | None = ()
+    ) -> tuple[Reservation, ...]:
         """Every reservation whose match covers the item, most specific first.
 
-        Only the selectors are checked here; purposes and validity are the caller's business.
+        Only the selectors are checked here; purposes, territories and validity are the caller's
+        business.
         """
-        return self._reservations.lookup(_locate(url), _lower(sha256))
+        return self._reservations.lookup(_locate(url), _lower(sha256), _lower(md5), identifiers or ())
 
-    def deals_for(self, licensee: str, url: str, sha256: str | None) -> tuple[Deal, ...]:
+    def deals_for(
+        self,
+        licensee: str,
+        url: str,
+        sha256: str | None,
+        md5: str | None = None,
+        identifiers: Iterable[str] | None = (),
+    ) -> tuple[Deal, ...]:
         """Every deal granted to ``licensee`` (exact spelling) whose match covers the item,
         most specific first. Purposes, territories and time are the caller's business."""
         index = self._deals.get(licensee)
         if index is None:
             return ()
-        return index.lookup(_locate(url), _lower(sha256))
+        return index.lookup(_locate(url), _lower(sha256), _lower(md5), identifiers or ())
 
     def matcher(self) -> BatchMatcher:
         """This view's :class:`BatchMatcher` (made on first use, then kept with the view)."""
         if self._matcher is None:
-            self._matcher = BatchMatcher(self._reservations, self._deals, self._works.keys())
+            self._matcher = BatchMatcher(
+                self._reservations,
+                self._deals,
+                self._works.keys(),
+                self._works_by_md5.keys(),
+                self._works_by_identifier.keys(),
+            )
         return self._matcher
 
 
-def _lower(sha256: str | None) -> str | None:
-    return None if sha256 is None else sha256.lower()
+def _lower(digest: str | None) -> str | None:
+    return None if digest is None else digest.lower()
+
+
+def _freeze_works(index: dict[str, list[Work]]) -> dict[str, tuple[Work, ...]]:
+    return {key: tuple(sorted(found, key=lambda work: work.id)) for key, found in index.items()}
 
 
 def _authority_key(url: str) -> str | None:
@@ -459,6 +541,8 @@ class BatchMatcher:
         "_deals",
         "_domains",
         "_hashes",
+        "_identifiers",
+        "_md5s",
         "_netlocs",
         "_reservation_hosts",
         "_reservations",
@@ -469,6 +553,8 @@ class BatchMatcher:
         reservations: _SelectorIndex[Reservation],
         deals: dict[str, _SelectorIndex[Deal]],
         work_hashes: Iterable[str],
+        work_md5s: Iterable[str] = (),
+        work_identifiers: Iterable[str] = (),
     ) -> None:
         self._reservations = reservations
         self._deals = deals
@@ -479,6 +565,12 @@ class BatchMatcher:
         hashes = {sha256 for index in indexes for sha256 in index.hashes()}
         hashes.update(work_hashes)
         self._hashes = frozenset(hashes)
+        md5s = {md5 for index in indexes for md5 in index.md5s()}
+        md5s.update(work_md5s)
+        self._md5s = frozenset(md5s)
+        identifiers = {identifier for index in indexes for identifier in index.identifiers()}
+        identifiers.update(work_identifiers)
+        self._identifiers = frozenset(identifiers)
         self._reservation_hosts: dict[str, _Host[Reservation] | str] = {}
         self._deal_hosts: dict[tuple[str, str], _Host[Deal]] = {}
 
@@ -492,24 +584,40 @@ class BatchMatcher:
         """The hashes ordinary records name (those held compactly are not listed)."""
         return self._hashes
 
+    @property
+    def md5s(self) -> frozenset[str]:
+        """The md5s any reservation, deal or work names."""
+        return self._md5s
+
+    @property
+    def identifiers(self) -> frozenset[str]:
+        """The identifiers any reservation, deal or work names."""
+        return self._identifiers
+
     def known_hash(self, sha256: str) -> bool:
         """Whether any reservation, deal or work names this (lower-case) hash."""
         return sha256 in self._hashes or self._reservations.knows_hash(sha256)
 
     def matches(
-        self, licensee: str, url: str, sha256: str | None
+        self,
+        licensee: str,
+        url: str,
+        sha256: str | None,
+        md5: str | None = None,
+        identifiers: tuple[str, ...] = (),
     ) -> tuple[tuple[Deal, ...], tuple[Reservation, ...]]:
-        """``(view.deals_for(licensee, url, sha256), view.reservations_for(url, sha256))``, equal
-        in content and order; ``sha256`` MUST already be in lower case. A hash that
-        :meth:`known_hash` denies may be passed as ``None``: it matches nothing either way."""
+        """``(view.deals_for(licensee, url, sha256, md5, identifiers), view.reservations_for(url,
+        sha256, md5, identifiers))``, equal in content and order; ``sha256`` and ``md5`` MUST
+        already be in lower case. A hash that :meth:`known_hash` denies (an md5 or identifier not
+        in :attr:`md5s` / :attr:`identifiers`) may be left out: it matches nothing either way."""
         deal_index = self._deals.get(licensee)
         start = url.find("://")
         end = url.find("/", start + 3) if start > 0 else -1
         key = url[:end] if end > 0 else "?"
         if "?" in key or "#" in key:  # no authority to key by: the general lookup
             location = _locate(url)
-            deals = deal_index.lookup(location, sha256) if deal_index is not None else ()
-            return deals, self._reservations.lookup(location, sha256)
+            deals = deal_index.lookup(location, sha256, md5, identifiers) if deal_index is not None else ()
+            return deals, self._reservations.lookup(location, sha256, md5, identifiers)
         hosts = self._reservation_hosts
         entry = hosts.get(key)
         if entry is None:
@@ -521,10 +629,10 @@ class BatchMatcher:
                 entry = _host_entry(self._reservations, url, key)
             hosts[key] = entry
         if entry is _UNREGISTERED:
-            if sha256 is None:
+            if sha256 is None and md5 is None and not identifiers:
                 return (), ()
-            deals = deal_index.by_sha256(sha256) if deal_index is not None else ()
-            return deals, self._reservations.by_sha256(sha256)
+            deals = deal_index.by_identity(sha256, md5, identifiers) if deal_index is not None else ()
+            return deals, self._reservations.by_identity(sha256, md5, identifiers)
         assert not isinstance(entry, str)
         deals = ()
         if deal_index is not None:
@@ -534,8 +642,8 @@ class BatchMatcher:
                 if len(deal_hosts) >= _MAX_ORIGINS:
                     deal_hosts.clear()
                 deal_entry = deal_hosts[licensee, key] = _host_entry(deal_index, url, key)
-            deals = _combine(deal_index, deal_entry, url, len(key), sha256)
-        return deals, _combine(self._reservations, entry, url, len(key), sha256)
+            deals = _combine(deal_index, deal_entry, url, len(key), sha256, md5, identifiers)
+        return deals, _combine(self._reservations, entry, url, len(key), sha256, md5, identifiers)
 
 
 def _host_entry(index: _SelectorIndex[_R], url: str, key: str) -> _Host[_R]:
@@ -551,12 +659,22 @@ def _host_entry(index: _SelectorIndex[_R], url: str, key: str) -> _Host[_R]:
 
 
 def _combine(
-    index: _SelectorIndex[_R], host: _Host[_R], url: str, authority_end: int, sha256: str | None
+    index: _SelectorIndex[_R],
+    host: _Host[_R],
+    url: str,
+    authority_end: int,
+    sha256: str | None,
+    md5: str | None,
+    identifiers: tuple[str, ...],
 ) -> tuple[_R, ...]:
-    """What ``index.lookup`` returns, from the parts: hash matches (by id), then URL-prefix
+    """What ``index.lookup`` returns, from the parts: hash and identifier matches (by id), then URL-prefix
     matches (longest first, by id), then domain matches (deepest first, by id), each record
     once, at its first (most specific) place: lookup's rank order, without its sort."""
-    by_hash = index.by_sha256(sha256) if sha256 is not None else ()
+    by_hash = (
+        index.by_identity(sha256, md5, identifiers)
+        if sha256 is not None or md5 is not None or identifiers
+        else ()
+    )
     by_prefix: tuple[_R, ...] = ()
     table = host.prefixes
     if table is not None:

@@ -2,7 +2,8 @@
 
 A new reservation, a revoked or expired deal, or a corrected work licence changes the verdict of
 items decided before it. :func:`selectors_of` says which stored items a change may affect (by
-hash, domain and URL prefix: the same selectors the records match on); :func:`redecide` decides
+sha256, md5, work identifier, domain and URL prefix: the same selectors the records match on; a
+work by all its hashes and identifiers); :func:`redecide` decides
 such an item again and, only when the verdict flips, returns the new decision with its first
 reason saying which way: ``consent-revoked`` or ``consent-granted``.
 """
@@ -13,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from consentry_shared.contracts.v1 import Deal, ItemEvent, Match, Reservation, Verdict, Work
+from consentry_shared.contracts.v1 import Deal, Holder, ItemEvent, Match, Reservation, Verdict, Work
 
 from .decide import Decision, Policy, decide
 from .registry import RegistryView, normalise_url
@@ -29,28 +30,57 @@ class Selectors:
     sha256: frozenset[str] = field(default_factory=frozenset)
     domains: frozenset[str] = field(default_factory=frozenset)
     url_prefixes: frozenset[str] = field(default_factory=frozenset)
+    md5: frozenset[str] = field(default_factory=frozenset)
+    identifiers: frozenset[str] = field(default_factory=frozenset)
 
     def __bool__(self) -> bool:
-        return bool(self.sha256 or self.domains or self.url_prefixes)
+        return bool(self.sha256 or self.domains or self.url_prefixes or self.md5 or self.identifiers)
+
+    def covers(self, item: ItemEvent, host: str) -> bool:
+        """Whether a selector matches ``item`` (``host``: its URL's host, lower case): the exact
+        test a store's query may only approximate from above."""
+        url = str(item.url)
+        return (
+            (item.sha256 is not None and item.sha256 in self.sha256)
+            or (item.md5 is not None and item.md5 in self.md5)
+            or any(identifier in self.identifiers for identifier in item.identifiers or ())
+            or any(host == domain or host.endswith("." + domain) for domain in self.domains)
+            or any(url.startswith(prefix) for prefix in self.url_prefixes)
+        )
 
 
-def selectors_of(records: Iterable[Reservation | Deal | Work]) -> Selectors:
-    """The selectors of every changed record (a work by its hash, the others by their match)."""
+def selectors_of(records: Iterable[Reservation | Deal | Work | Holder]) -> Selectors:
+    """The selectors of every changed record (a work by its hashes and identifiers, the others by
+    their match). A holder record matches no item."""
     sha256: set[str] = set()
+    md5: set[str] = set()
+    identifiers: set[str] = set()
     domains: set[str] = set()
     prefixes: set[str] = set()
     for record in records:
+        if isinstance(record, Holder):
+            continue
         if isinstance(record, Work):
-            sha256.add(record.sha256)
+            if record.sha256:
+                sha256.add(record.sha256)
+            if record.md5:
+                md5.add(record.md5)
+            identifiers.update(record.identifiers)
             continue
         match: Match = record.match
         if match.sha256:
             sha256.add(match.sha256)
+        if match.md5:
+            md5.add(match.md5)
+        if match.identifier:
+            identifiers.add(match.identifier)
         if match.domain:
             domains.add(match.domain)
         if match.url_prefix:
             prefixes.add(normalise_url(match.url_prefix))  # stored items are normalised
-    return Selectors(frozenset(sha256), frozenset(domains), frozenset(prefixes))
+    return Selectors(
+        frozenset(sha256), frozenset(domains), frozenset(prefixes), frozenset(md5), frozenset(identifiers)
+    )
 
 
 def redecide(

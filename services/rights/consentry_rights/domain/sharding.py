@@ -3,9 +3,10 @@
 Items are keyed by their sha256 (as ingest spells it: the 64 lower-case hex characters, ASCII),
 else by their URL, and Kafka puts a key on ``partition(key, count)`` (murmur2). A record that can
 match an item *only* through one sha256 -- a reservation or deal whose match is just a hash, or a
-work -- can only ever cover items with that hash, and those are keyed by it: such a record is
-needed only by the instance holding that hash's partition. A record with a domain or URL prefix
-can match an item keyed by any hash or URL, so every instance keeps it.
+work known only by its sha256 -- can only ever cover items with that hash, and those are keyed by
+it: such a record is needed only by the instance holding that hash's partition. A record with a
+domain, URL prefix, md5 or work identifier (ISBN, DOI...) can match an item keyed by any hash or
+URL, so every instance keeps it; so is a holder record (it matches nothing, and costs little).
 
 Never fail open: this module only ever leaves out a record that provably cannot match an item of
 the held partitions. Anything else -- a record with a hash *and* a domain, an unknown kind -- is
@@ -28,7 +29,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from consentry_shared.contracts.v1 import Deal, Reservation, Work
+from consentry_shared.contracts.v1 import Deal, Holder, Reservation, Work
 
 __all__ = [
     "Partitioner",
@@ -50,14 +51,23 @@ def item_key(sha256: str) -> bytes:
     return sha256.lower().encode("ascii")
 
 
-def hash_only_selector(record: Reservation | Deal | Work) -> str | None:
+def hash_only_selector(record: Reservation | Deal | Work | Holder) -> str | None:
     """The one sha256 through which ``record`` can match an item, or ``None`` when it can also
-    match by something else (a domain or URL prefix) and so may be needed on any partition."""
+    match by something else (a domain, URL prefix, md5 or identifier) and so may be needed on any
+    partition."""
     if isinstance(record, Work):
+        if record.sha256 is None or record.md5 is not None or record.identifiers:
+            return None
         return record.sha256.lower()
     if isinstance(record, Reservation | Deal):
         match = record.match
-        if match.sha256 is not None and match.domain is None and match.url_prefix is None:
+        if (
+            match.sha256 is not None
+            and match.domain is None
+            and match.url_prefix is None
+            and match.md5 is None
+            and match.identifier is None
+        ):
             return match.sha256.lower()
     return None
 
@@ -95,7 +105,7 @@ class RegistryShard:
         """Whether items with this content hash belong to this share."""
         return self.is_whole or self.partition_of_hash(sha256) in self.held
 
-    def needs(self, record: Reservation | Deal | Work) -> bool:
+    def needs(self, record: Reservation | Deal | Work | Holder) -> bool:
         """Whether ``record`` could match an item of this share (when in doubt: yes)."""
         sha256 = hash_only_selector(record)
         return sha256 is None or self.holds_hash(sha256)
@@ -155,7 +165,7 @@ class ShardedRecords:
     """What :func:`shard_records` kept for ``shard``, how many hash-keyed records it kept and
     left out, and the hashes of those left out."""
 
-    records: list[Reservation | Deal | Work]
+    records: list[Reservation | Deal | Work | Holder]
     hash_keyed_kept: int
     hash_keyed_left_out: int
     shard: RegistryShard | None = None
@@ -184,11 +194,11 @@ class ShardedRecordsBuilder:
 
     def __init__(self, shard: RegistryShard) -> None:
         self._shard = shard
-        self._kept: list[Reservation | Deal | Work] = []
+        self._kept: list[Reservation | Deal | Work | Holder] = []
         self._left_out = array("Q")
         self._hash_kept = 0
 
-    def add(self, record: Reservation | Deal | Work) -> None:
+    def add(self, record: Reservation | Deal | Work | Holder) -> None:
         """Keep ``record`` if the share needs it, else remember only its hash."""
         shard = self._shard
         sha256 = hash_only_selector(record)
@@ -208,7 +218,9 @@ class ShardedRecordsBuilder:
         )
 
 
-def shard_records(records: Iterable[Reservation | Deal | Work], shard: RegistryShard) -> ShardedRecords:
+def shard_records(
+    records: Iterable[Reservation | Deal | Work | Holder], shard: RegistryShard
+) -> ShardedRecords:
     """The records an instance holding ``shard`` needs: every record that can match by domain or
     URL prefix, and the hash-only ones whose hash is keyed to a held partition. Order is kept."""
     builder = ShardedRecordsBuilder(shard)
