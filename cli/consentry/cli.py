@@ -668,7 +668,8 @@ def status(
     token: TokenOption = None,
 ) -> None:
     """Summarise the three services: live, ready (broker, database, consumer) and their numbers;
-    or, given a MANIFEST_ID, how many of its items are in the ledger (a platform: its own only).
+    or, given a MANIFEST_ID, how far it is: items received by ingest, decided by rights (by
+    verdict) and entered in the ledger (a platform: its own manifests only).
 
     Exits 0 when all three are ready, 4 otherwise.
     """
@@ -684,7 +685,14 @@ def status(
         if as_json:
             sys.stdout.write(json.dumps(state, indent=2) + "\n")
         else:
-            out.print(f"manifest {state['manifest_id']}: {state['ledgered']} ledger entries", highlight=False)
+            received = "?" if state["received"] is None else state["received"]
+            verdicts = ", ".join(f"{verdict} {n}" for verdict, n in sorted(state["verdicts"].items()))
+            out.print(
+                f"manifest {state['manifest_id']}: received {received}, decided {state['decided']}"
+                + (f" ({verdicts})" if verdicts else "")
+                + f", ledgered {state['ledgered']}",
+                highlight=False,
+            )
         return
 
     urls = Urls()

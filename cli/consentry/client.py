@@ -302,11 +302,22 @@ class ConsentryClient:
     # -- ledger --------------------------------------------------------------------------------
 
     def status(self, manifest_id: str) -> dict[str, Any]:
-        """How far a manifest is: ``{"manifest_id", "ledgered"}`` (entries in the ledger so far)."""
-        return self._send("GET", f"{self.urls.ledger}/manifests/{_path(manifest_id)}/status")
+        """How far a manifest is, from all three services: ``received`` (items ingest accepted;
+        ``None`` if ingest has no record of it), ``decided`` and ``verdicts`` (items the rights
+        service has decided, by current verdict), ``ledgered`` (entries in the ledger)."""
+        path = f"/manifests/{_path(manifest_id)}"
+        try:
+            received: int | None = int(self._send("GET", f"{self.urls.ingest}{path}")["items"])
+        except RejectedInput as error:
+            if error.status != 404:
+                raise
+            received = None
+        decisions = self._send("GET", f"{self.urls.rights}{path}/decisions")
+        return _status(manifest_id, received, decisions, self.ledgered(manifest_id))
 
     def ledgered(self, manifest_id: str) -> int:
-        return int(self.status(manifest_id)["ledgered"])
+        """Entries of the manifest in the ledger so far (what :meth:`wait` polls)."""
+        return int(self._send("GET", f"{self.urls.ledger}/manifests/{_path(manifest_id)}/status")["ledgered"])
 
     def report(self, manifest_id: str) -> dict[str, Any]:
         return self._send("GET", f"{self.urls.ledger}/manifests/{_path(manifest_id)}/report")
@@ -491,10 +502,20 @@ class AsyncConsentryClient:
 
     async def status(self, manifest_id: str) -> dict[str, Any]:
         """See :meth:`ConsentryClient.status`."""
-        return await self._send("GET", f"{self.urls.ledger}/manifests/{_path(manifest_id)}/status")
+        path = f"/manifests/{_path(manifest_id)}"
+        try:
+            received: int | None = int((await self._send("GET", f"{self.urls.ingest}{path}"))["items"])
+        except RejectedInput as error:
+            if error.status != 404:
+                raise
+            received = None
+        decisions = await self._send("GET", f"{self.urls.rights}{path}/decisions")
+        return _status(manifest_id, received, decisions, await self.ledgered(manifest_id))
 
     async def ledgered(self, manifest_id: str) -> int:
-        return int((await self.status(manifest_id))["ledgered"])
+        """See :meth:`ConsentryClient.ledgered`."""
+        url = f"{self.urls.ledger}/manifests/{_path(manifest_id)}/status"
+        return int((await self._send("GET", url))["ledgered"])
 
     async def report(self, manifest_id: str) -> dict[str, Any]:
         return await self._send("GET", f"{self.urls.ledger}/manifests/{_path(manifest_id)}/report")
@@ -670,6 +691,18 @@ class _Upload:
                 yield chunk
         else:
             yield from _jsonl(self.items or (), self.header)
+
+
+def _status(
+    manifest_id: str, received: int | None, decisions: Mapping[str, Any], ledgered: int
+) -> dict[str, Any]:
+    return {
+        "manifest_id": manifest_id,
+        "received": received,
+        "decided": int(decisions["decided"]),
+        "verdicts": dict(decisions["verdicts"]),
+        "ledgered": ledgered,
+    }
 
 
 def _jsonl(items: Iterable[Mapping[str, Any]], header: Mapping[str, Any] | None) -> Iterator[bytes]:

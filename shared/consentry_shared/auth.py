@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
 
@@ -56,6 +57,14 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
+
+    def sees_manifest(self, manifest_id: str) -> bool:
+        """Whether this caller may see a manifest's status and report: an administrator any, a
+        platform its own (every manifest id begins with the percent-encoded platform and a colon,
+        see ingest's ``manifest_id_for``), nobody else."""
+        if self.is_admin:
+            return True
+        return self.role is Role.PLATFORM and manifest_id.startswith(quote(self.name, safe="") + ":")
 
 
 ANONYMOUS_ADMIN = Principal(Role.ADMIN, "anonymous")

@@ -11,6 +11,7 @@ import pytest
 from consentry_rights.adapters.store import DecidedItem, RegistryStore, SqlRegistryStore
 from consentry_rights.domain.revocation import Selectors
 from consentry_shared.contracts.v1 import ItemEvent, Verdict, Work, registry_record_adapter
+from consentry_shared.db import create_engine
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -110,3 +111,36 @@ async def test_an_item_twice_in_one_batch_keeps_its_last_verdict(store: Registry
     )
     found = await store.decided_items(Selectors(domains=frozenset({"twice.example"})))
     assert [(d.verdict, d.decision_event_id) for d in found] == [(Verdict.VIOLATION, "second")]
+
+
+async def test_a_manifest_counts_its_decided_items_by_current_verdict(store: RegistryStore) -> None:
+    items = [item(n, f"https://count.example/{n}") for n in range(5)]
+    other = ItemEvent.model_validate(
+        {**item(99, "https://count.example/99").model_dump(), "manifest_id": "m2"}
+    )
+    await store.remember_decisions(
+        [DecidedItem(i, Verdict.CONSENT, f"d-{i.event_id}") for i in [*items, other]]
+    )
+    await store.remember_decisions([DecidedItem(items[0], Verdict.VIOLATION, "revoked")])
+    assert await store.manifest_verdicts("m") == {"consent": 4, "violation": 1}
+    assert await store.manifest_verdicts("m2") == {"consent": 1}
+    assert await store.manifest_verdicts("unknown") == {}
+
+
+async def test_a_database_from_before_manifest_counts_gains_the_column(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "CREATE TABLE rights_decided_item (item_event_id VARCHAR PRIMARY KEY, host VARCHAR NOT NULL, "
+            "url VARCHAR NOT NULL, sha256 VARCHAR, item TEXT NOT NULL, verdict VARCHAR NOT NULL, "
+            "decision_event_id VARCHAR NOT NULL)"
+        )
+    await engine.dispose()
+    store = SqlRegistryStore.from_url(url)
+    await store.initialise()
+    try:
+        await store.remember_decisions([DecidedItem(item(1, "https://old.example/1"), Verdict.CONSENT, "d")])
+        assert await store.manifest_verdicts("m") == {"consent": 1}
+    finally:
+        await store.close()

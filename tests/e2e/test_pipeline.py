@@ -295,7 +295,17 @@ def test_platform_tokens_upload_for_their_platform_and_see_only_their_manifests(
     assert hidden.returncode == 2
     assert "no manifest" in hidden.stderr
     assert cli("status", manifest_id, env=rival).returncode == 2
-    assert cli("status", manifest_id, env=acme).returncode == 0
+    # Received by ingest, decided by rights (by verdict), entered in the ledger: all of them. (The
+    # rights service remembers a batch's verdicts just after publishing them, so allow a moment.)
+    for _ in range(50):
+        shown = cli("status", manifest_id, "--json", env=acme)
+        assert shown.returncode == 0, shown.stderr
+        state = json.loads(shown.stdout)
+        if state["decided"] == report["items"]:
+            break
+        time.sleep(0.2)
+    assert state["received"] == state["decided"] == state["ledgered"] == report["items"]
+    assert sum(state["verdicts"].values()) == report["items"]
     # ...but uploads under its own name, which the id says.
     own = tmp_path / "rival.jsonl"
     own.write_text('{"id": "r-1", "url": "https://rival.example/1", "license": "MIT"}\n')

@@ -293,3 +293,22 @@ async def test_the_openapi_document_describes_the_upload_session(ingest: Ingest)
     put = spec["paths"]["/uploads/{upload_id}"]["put"]
     assert {"409", "413", "429"} <= set(put["responses"])
     assert "Content-Range" in spec["paths"]["/uploads"]["post"]["description"]
+
+
+async def test_an_accepted_manifest_can_be_read_back_by_its_platform_only(ingest: Ingest) -> None:
+    accepted = (await ingest.http.post("/manifests", content=manifest(3), headers=ingest.auth("acme"))).json()
+    path = f"/manifests/{accepted['manifest_id']}"
+    mine = await ingest.http.get(path, headers=ingest.auth("acme"))
+    assert mine.status_code == 200, mine.text
+    assert {k: mine.json()[k] for k in ("manifest_id", "platform", "items", "format", "content_sha256")} == {
+        "manifest_id": accepted["manifest_id"],
+        "platform": "acme-ai",
+        "items": 3,
+        "format": "jsonl",
+        "content_sha256": accepted["content_sha256"],
+    }
+    assert (await ingest.http.get(path, headers=ingest.auth("admin"))).status_code == 200
+    assert (await ingest.http.get(path, headers=ingest.auth("other"))).status_code == 404
+    assert (await ingest.http.get(path)).status_code == 401
+    unknown = await ingest.http.get("/manifests/acme-ai:nothing", headers=ingest.auth("acme"))
+    assert unknown.status_code == 404

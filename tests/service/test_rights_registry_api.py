@@ -327,3 +327,37 @@ def test_the_openapi_document_describes_the_registry() -> None:
     assert {"401", "404", "422"} <= set(listing["responses"])
     assert {"401", "403", "413", "422"} <= set(paths["/registry/import"]["post"]["responses"])
     assert "/registry/signals" in paths and "/registry/evidence/{sha256}" in paths
+
+
+async def test_a_manifests_decided_items_are_counted_for_its_platform_only(api: Api) -> None:
+    from consentry_rights.adapters.store import DecidedItem
+    from consentry_shared.contracts.v1 import ItemEvent, Verdict
+
+    def event(n: int) -> ItemEvent:
+        return ItemEvent.model_validate(
+            {
+                "event_id": f"e{n}",
+                "manifest_id": "acme:ds:1",
+                "item_id": f"i{n}",
+                "line": n + 1,
+                "platform": "acme",
+                "purpose": "ai-training",
+                "url": f"https://x.example/{n}",
+                "submitted_at": "2026-11-01T00:00:00Z",
+            }
+        )
+
+    await api.store.remember_decisions(
+        [DecidedItem(event(n), Verdict.CONSENT if n % 2 else Verdict.VIOLATION, f"d{n}") for n in range(5)]
+    )
+    mine = await api.get("/manifests/acme:ds:1/decisions", "acme")
+    assert mine.status_code == 200, mine.text
+    assert mine.json() == {
+        "manifest_id": "acme:ds:1",
+        "decided": 5,
+        "verdicts": {"consent": 2, "violation": 3},
+    }
+    assert (await api.get("/manifests/acme:ds:1/decisions", "admin")).json()["decided"] == 5
+    assert (await api.get("/manifests/acme:ds:1/decisions", "other")).status_code == 404
+    assert (await api.get("/manifests/acme:ds:1/decisions", "alice")).status_code == 404
+    assert (await api.client.get("/manifests/acme:ds:1/decisions")).status_code == 401

@@ -77,3 +77,12 @@ def test_require_dependency_answers_401_and_403(tmp_path: Path) -> None:
     ok = client.get("/platform-only", headers={"Authorization": f"Bearer {platform}"})
     assert ok.json() == {"name": "acme"}
     assert client.get("/platform-only", headers={"Authorization": f"Bearer {admin}"}).status_code == 200
+
+
+def test_a_platform_sees_only_its_own_manifests() -> None:
+    acme = Principal(Role.PLATFORM, "acme ai")
+    assert acme.sees_manifest("acme%20ai:dataset:abc")
+    assert not acme.sees_manifest("acme%20aix:dataset:abc")
+    assert not acme.sees_manifest("other:dataset:abc")
+    assert Principal(Role.ADMIN, "ops").sees_manifest("other:dataset:abc")
+    assert not Principal(Role.HOLDER, "acme ai").sees_manifest("acme%20ai:dataset:abc")

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from consentry_ingest.adapters.http import router as http_router
 from consentry_ingest.adapters.kafka import ingest_manifest_records
+from consentry_ingest.adapters.manifests import SqlManifestStore
 from consentry_ingest.adapters.uploads import UploadStore
 from consentry_ingest.domain.limits import UploadRateLimiter
 from consentry_ingest.service import IngestService, spool_dir
@@ -34,11 +35,13 @@ class IngestComponents:
     service: IngestService
     tokens: TokenBook
     uploads: UploadStore
+    manifests: SqlManifestStore
 
 
 def build(settings: IngestSettings, *, tracer_provider: TracerProvider | None = None) -> IngestComponents:
     base = plumbing("ingest", settings, tracer_provider)
     broker, publisher, tracer = base.broker, base.publisher, base.tracer
+    manifests = SqlManifestStore.from_url(settings.database_url_for("ingest"))
     service = IngestService(
         publisher,
         spool_dir=spool_dir(settings.data_dir),
@@ -48,6 +51,7 @@ def build(settings: IngestSettings, *, tracer_provider: TracerProvider | None = 
         batch_items=settings.publish_batch_items,
         max_errors=settings.max_reported_errors,
         limiter=UploadRateLimiter(settings.limits_table(), settings.default_limits),
+        manifests=manifests,
     )
     uploads = UploadStore(settings.data_dir / "uploads", ttl_s=settings.upload_session_ttl_s)
 
@@ -72,7 +76,7 @@ def build(settings: IngestSettings, *, tracer_provider: TracerProvider | None = 
         schema=ItemEvent,
         description="One event per manifest item, keyed by its sha256 or URL.",
     )
-    return IngestComponents(settings, broker, publisher, service, settings.token_book(), uploads)
+    return IngestComponents(settings, broker, publisher, service, settings.token_book(), uploads, manifests)
 
 
 def create_app(
@@ -82,6 +86,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await components.manifests.initialise()
         async with broker_lifespan(
             components.broker,
             components.settings,
@@ -90,10 +95,18 @@ def create_app(
             publisher=components.publisher,
         ):
             yield
+        await components.manifests.close()
 
     app = FastAPI(title="Consentry ingest", version="1", lifespan=lifespan)
     app.state.components = components
     app.include_router(http_router)
     app.include_router(asyncapi_router(components.broker, "Consentry ingest"))
-    app.include_router(ops_router("ingest", checks={"kafka": broker_check(components.broker)}))
+
+    async def database() -> str | None:
+        await components.manifests.ping()
+        return None
+
+    app.include_router(
+        ops_router("ingest", checks={"kafka": broker_check(components.broker), "database": database})
+    )
     return app

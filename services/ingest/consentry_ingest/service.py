@@ -19,6 +19,7 @@ from pathlib import Path
 
 from opentelemetry import trace
 
+from consentry_ingest.adapters.manifests import SqlManifestStore
 from consentry_ingest.adapters.spill import FileSpill
 from consentry_ingest.domain import (
     LineError,
@@ -156,8 +157,10 @@ class IngestService:
         max_errors: int,
         limiter: UploadRateLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
+        manifests: SqlManifestStore | None = None,
     ) -> None:
         self._publisher = publisher
+        self._manifests = manifests
         self._limiter = limiter or UploadRateLimiter({}, PlatformLimits(uploads_per_minute=None))
         self._clock = clock
         self._spool = spool_dir
@@ -241,7 +244,7 @@ class IngestService:
             await self._publish(
                 spool, fmt, manifest_id, platform, purpose, header, territory, submission.columns
             )
-            return Accepted(
+            accepted = Accepted(
                 manifest_id=manifest_id,
                 items=count,
                 platform=platform,
@@ -251,6 +254,18 @@ class IngestService:
                 version=header.version if header else None,
                 content_sha256=digest,
             )
+            if self._manifests is not None:
+                await self._manifests.record(
+                    manifest_id=manifest_id,
+                    platform=platform,
+                    items=count,
+                    purpose=purpose.value,
+                    format=fmt,
+                    dataset=accepted.dataset,
+                    version=accepted.version,
+                    content_sha256=digest,
+                )
+            return accepted
 
     def limits_of(self, submission: Submission) -> PlatformLimits:
         """The limits that apply to ``submission`` (see :meth:`admit`), charging nothing."""

@@ -279,3 +279,23 @@ async def cancel_upload(request: Request, upload_id: str, principal: Uploader) -
     except IngestError as error:
         raise _http_error(error) from None
     return Response(status_code=204)
+
+
+@router.get(
+    "/manifests/{manifest_id}",
+    summary="A manifest ingest accepted: its platform, item count, format and content hash "
+    "(a platform: its own manifests only)",
+    responses={
+        401: {"description": "No valid bearer token"},
+        404: {"description": "Ingest never accepted this manifest (or it is another platform's)"},
+    },
+)
+async def accepted_manifest(request: Request, manifest_id: str, principal: Uploader) -> dict[str, Any]:
+    found = (
+        await _components(request).manifests.get(manifest_id)
+        if principal.sees_manifest(manifest_id)
+        else None
+    )
+    if found is None:
+        raise HTTPException(404, f"ingest has not accepted a manifest {manifest_id!r}")
+    return found

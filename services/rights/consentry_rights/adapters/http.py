@@ -382,6 +382,21 @@ def registry_router(book: TokenBook) -> APIRouter:  # noqa: PLR0915 - one closur
             },
         )
 
+    @router.get(
+        "/manifests/{manifest_id}/decisions",
+        tags=["decisions"],
+        summary="How many of a manifest's items are decided, by current verdict (a platform: its own "
+        "manifests only)",
+        responses={**_401, 404: {"description": "Another platform's manifest"}},
+    )
+    async def manifest_decisions(
+        request: Request, manifest_id: str, principal: Principal = reader
+    ) -> dict[str, Any]:
+        if not principal.sees_manifest(manifest_id):
+            raise HTTPException(404, f"no manifest {manifest_id!r} of platform {principal.name!r}")
+        verdicts = await _components(request).store.manifest_verdicts(manifest_id)
+        return {"manifest_id": manifest_id, "decided": sum(verdicts.values()), "verdicts": verdicts}
+
     return router
 
 
