@@ -318,3 +318,20 @@ def test_memory_is_bounded_by_the_batch_not_the_file() -> None:
     """Four times the rows (in one row group) must not cost four times the Arrow memory."""
     small, large = arrow_peak_while_reading(50_000), arrow_peak_while_reading(200_000)
     assert large < 1.5 * small, (small, large)
+
+
+def test_identifier_columns_are_read_and_checked() -> None:
+    table = pa.table(
+        {
+            "url": ["http://x.org/a", "http://x.org/b", "http://x.org/c"],
+            "isbn": pa.array([9780306406157, None, None], pa.int64()),
+            "doi": ["10.1000/ABC", None, "nope"],
+        }
+    )
+    results = read(parquet(table))
+    assert [(raw.id, raw.identifiers) for raw in items(results)] == [
+        ("1", ("isbn:9780306406157", "doi:10.1000/abc")),
+        ("2", ()),
+    ]
+    [error] = errors(results)
+    assert (error.line, error.field) == (3, "doi")

@@ -484,6 +484,13 @@ def manifests(draw: st.DrawFn) -> list[dict[str, str | None]]:
             "creator": draw(texts),
             "title": draw(texts),
             "media_type": draw(st.none() | st.just("image/png")),
+            # Each identifier in one of its spellings: the parsed item carries the canonical one.
+            "isbn": draw(
+                st.none() | st.sampled_from(["0-306-40615-2", "978 0 306 40615 7", "9780306406157"])
+            ),
+            "isrc": draw(st.none() | st.sampled_from(["US-RC1-76-07839", "usrc17607839"])),
+            "iswc": draw(st.none() | st.sampled_from(["T-034.524.680-1", "T0345246801"])),
+            "doi": draw(st.none() | st.sampled_from(["10.1000/ABC-1", "https://doi.org/10.1000/abc-1"])),
         }
         for item_id in chosen
     ]
@@ -528,8 +535,16 @@ def same_items(
             text(row["creator"]),
         )
         assert raw.md5 == (row["md5"].lower() if row["md5"] else None)
+        canonical = {
+            "isbn": "isbn:9780306406157",
+            "isrc": "isrc:USRC17607839",
+            "iswc": "iswc:T0345246801",
+            "doi": "doi:10.1000/abc-1",
+        }
+        assert raw.identifiers == tuple(canonical[name] for name in canonical if row[name])
         event = event_for(raw)
         assert str(event.url) == raw.url
+        assert (event.identifiers or []) == list(raw.identifiers)
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
@@ -649,3 +664,58 @@ def test_csv_field_over_the_csv_module_limit_is_an_error_not_a_crash() -> None:
 def test_csv_after_a_bad_header_nothing_more_is_reported() -> None:
     results = parse(b'nope\na,"unterminated\n', "csv")
     assert [(e.line, e.field) for e in errors(results)] == [(1, "nope"), (1, "id"), (1, "url")]
+
+
+# --- work identifiers --------------------------------------------------------------------------
+
+
+def test_identifiers_are_read_normalised_and_carried_on_the_event() -> None:
+    data = jsonl(
+        {"id": "book", "url": "http://x.org/b", "isbn": "0-306-40615-2", "doi": "10.1000/ABC"},
+        {"id": "isbn-number", "url": "http://x.org/n", "isbn": 9780306406157},
+        {"id": "song", "url": "http://x.org/s", "isrc": "us-rc1-76-07839", "iswc": "T-034.524.680-1"},
+        {"id": "plain", "url": "http://x.org/p", "doi": ""},
+    )
+    got = {raw.id: raw.identifiers for raw in items(parse(data))}
+    assert got == {
+        "book": ("isbn:9780306406157", "doi:10.1000/abc"),
+        "isbn-number": ("isbn:9780306406157",),
+        "song": ("isrc:USRC17607839", "iswc:T0345246801"),
+        "plain": (),
+    }
+    book = next(raw for raw in items(parse(data)) if raw.id == "book")
+    assert event_for(book).identifiers == ["isbn:9780306406157", "doi:10.1000/abc"]
+    plain = next(raw for raw in items(parse(data)) if raw.id == "plain")
+    assert event_for(plain).identifiers is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("isbn", "0-306-40615-3", "wrong check digit"),
+        ("isbn", "12345", "10 or 13 digits"),
+        ("isrc", "USRC1760783", "2 letters"),
+        ("iswc", "T-034.524.680-2", "wrong check digit"),
+        ("doi", "not a doi", "10.<registrant>/<suffix>"),
+        ("doi", 10.1, "must be a string"),
+    ],
+)
+def test_a_bad_identifier_names_its_line_and_field(field: str, value: object, message: str) -> None:
+    data = jsonl({"id": "ok", "url": "http://x.org/a"}, {"id": "bad", "url": "http://x.org/b", field: value})
+    error = only_error(parse(data))
+    assert (error.line, error.field) == (2, field)
+    assert message in error.message
+    assert [raw.id for raw in items(parse(data))] == ["ok"]
+
+
+def test_csv_identifier_columns() -> None:
+    data = (
+        b"id,url,ISBN,doi\na,http://x.org/a,0-306-40615-2,\nb,http://x.org/b,,10.1/X\nc,http://x.org/c,978,\n"
+    )
+    results = parse(data, "csv")
+    assert [(raw.id, raw.identifiers) for raw in items(results)] == [
+        ("a", ("isbn:9780306406157",)),
+        ("b", ("doi:10.1/x",)),
+    ]
+    error = only_error(results)
+    assert (error.line, error.field) == (4, "isbn")

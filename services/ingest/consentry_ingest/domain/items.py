@@ -114,6 +114,7 @@ def to_event(
             "url": raw.url,
             "sha256": raw.sha256,
             "md5": raw.md5,
+            "identifiers": list(raw.identifiers) if raw.identifiers else None,
             "license": raw.license,
             "creator": raw.creator,
             "title": raw.title,

@@ -16,7 +16,8 @@ caller (CLI options, HTTP parameters).
 
 Item fields: ``id`` (string, or a JSON integer which is read as its decimal string) and ``url``
 are required; ``sha256``, ``md5``, ``license`` (an SPDX expression, checked later by rights),
-``creator``, ``title`` and ``media_type`` are optional, and an empty string or JSON ``null``
+``creator``, ``title``, ``media_type`` and the work identifiers ``isbn``, ``isrc``, ``iswc`` and
+``doi`` (see :func:`check_identifiers`) are optional, and an empty string or JSON ``null``
 means "not given". The crawl-time evidence fields of :data:`EVIDENCE_FIELDS` are optional too and
 land in :attr:`RawItem.evidence` (see there for their forms). Any other field is an error.
 
@@ -55,13 +56,19 @@ from typing import Final, Literal, TypeAlias, get_args
 from pydantic import ValidationError
 from pydantic_core import Url
 
-from consentry_shared.contracts.v1 import CrawlEvidenceField, ManifestHeader
+from consentry_shared.contracts.v1 import (
+    IDENTIFIER_SCHEMES,
+    CrawlEvidenceField,
+    ManifestHeader,
+    normalise_identifier,
+)
 
 from .errors import InvalidURLError, ParserClosedError, UnsupportedFormatError
 from .id_index import DuplicateIds
 
 __all__ = [
     "EVIDENCE_FIELDS",
+    "IDENTIFIER_FIELDS",
     "ITEM_FIELDS",
     "MAX_EVIDENCE_CHARS",
     "MAX_ID_CHARS",
@@ -87,10 +94,24 @@ MAX_ID_CHARS: Final = 4096
 MAX_URL_CHARS: Final = 2083
 """The longest normalised URL: the limit of pydantic's ``HttpUrl`` used by ``items.v1``."""
 
-ITEM_FIELDS: Final = ("id", "url", "sha256", "md5", "license", "creator", "title", "media_type")
+IDENTIFIER_FIELDS: Final = IDENTIFIER_SCHEMES
+"""The work identifier fields an item may carry (``isbn``, ``isrc``, ``iswc``, ``doi``)."""
+
+ITEM_FIELDS: Final = (
+    "id",
+    "url",
+    "sha256",
+    "md5",
+    "license",
+    "creator",
+    "title",
+    "media_type",
+    *IDENTIFIER_FIELDS,
+)
 """Every field an item line may carry, in the order errors are reported."""
 
 _ITEM_FIELD_SET: Final = frozenset(ITEM_FIELDS)
+_IDENTIFIER_FIELD_SET: Final = frozenset(IDENTIFIER_FIELDS)
 
 EVIDENCE_FIELDS: Final[tuple[str, ...]] = get_args(CrawlEvidenceField)
 """The optional crawl-time evidence fields an item may carry, in the order errors are reported.
@@ -154,6 +175,9 @@ class RawItem:
     media_type: str | None = None
     extra: Mapping[str, str] = field(default_factory=_no_strings, hash=False)
     evidence: Mapping[str, str] = field(default_factory=_no_strings, hash=False)
+    identifiers: tuple[str, ...] = ()
+    """The work identifiers given, as ``scheme:value`` in their canonical spelling
+    (:func:`~consentry_shared.contracts.v1.normalise_identifier`), in :data:`IDENTIFIER_FIELDS` order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +386,29 @@ def _check_digest(line: int, name: str, value: object, chars: int, errors: list[
         )
         return None
     return text.lower()
+
+
+def check_identifiers(line: int, values: Mapping[str, object], errors: list[LineError]) -> tuple[str, ...]:
+    """The identifiers among ``values`` (keyed by :data:`IDENTIFIER_FIELDS`) as ``scheme:value``,
+    normalised (an ISBN-10 becomes its ISBN-13, a DOI is lower-cased...); each bad one adds an
+    error naming its field. An ISBN may be a JSON integer; ``None`` or ``""`` is "not given"."""
+    found: list[str] = []
+    for name in IDENTIFIER_FIELDS:
+        value = values.get(name)
+        if value is None:
+            continue
+        if type(value) is int and name == "isbn":
+            value = str(value)
+        if not isinstance(value, str):
+            errors.append(LineError(line, name, f"{name} must be a string, got {_json_type(value)}"))
+            continue
+        if not value.strip():
+            continue
+        try:
+            found.append(normalise_identifier(f"{name}:{value}"))
+        except ValueError as exc:
+            errors.append(LineError(line, name, str(exc)))
+    return tuple(found)
 
 
 def _check_text(line: int, name: str, value: object, errors: list[LineError]) -> str | None:
@@ -841,14 +888,27 @@ class ManifestParser:
             title = _check_text(line, "title", value, errors)
         if (value := get("media_type")) is not None:
             media_type = _check_text(line, "media_type", value, errors)
+        identifiers: tuple[str, ...] = ()
+        if not _IDENTIFIER_FIELD_SET.isdisjoint(obj):
+            identifiers = check_identifiers(line, obj, errors)
         evidence = _check_evidence(line, obj, errors) if with_evidence else _NO_STRINGS
         if errors or item_id is None or url is None:
             out.extend(errors)
             return
-        if evidence:
+        if evidence or identifiers:
             out.append(
                 RawItem(
-                    line, item_id, url, sha256, md5, license_, creator, title, media_type, evidence=evidence
+                    line,
+                    item_id,
+                    url,
+                    sha256,
+                    md5,
+                    license_,
+                    creator,
+                    title,
+                    media_type,
+                    evidence=evidence,
+                    identifiers=identifiers,
                 )
             )
             return

@@ -23,6 +23,7 @@ from consentry_ingest.domain.manifest import (
     _check_unusual_id,
     _check_url,
     _quote,
+    check_identifiers,
     normalise_url,
 )
 
@@ -83,13 +84,15 @@ class ItemChecker:
         known_evidence: Mapping[str, str] | None = None,
         extra: Mapping[str, str] = NO_STRINGS,
         unique_id: bool = False,
+        identifiers: Mapping[str, object] | None = None,
     ) -> RawItem | list[LineError]:
         """The item of record ``line``, or the errors that stop it being one.
 
         ``None`` (or ``""``) means "not given" for every optional value; ``evidence`` holds the
         raw values of the evidence fields that were given, ``known_evidence`` values already in their
         normal form (a CDXJ crawl time), which ``evidence`` overrides. ``unique_id=True`` says the
-        caller made the id unique itself (a row number), so it is not indexed.
+        caller made the id unique itself (a row number), so it is not indexed. ``identifiers``
+        holds the raw values of the work identifier fields given (``isbn``, ``doi``...).
         """
         errors: list[LineError] = []
         if unique_id and type(item_id) is str:
@@ -118,6 +121,7 @@ class ItemChecker:
                 name = name[: MAX_TITLE_CHARS - 1] + "…"
         if media_type is not None:
             kind = _check_text(line, "media_type", media_type, errors)
+        codes = check_identifiers(line, identifiers, errors) if identifiers else ()
         found = _check_evidence(line, evidence, errors) if evidence else NO_STRINGS
         if known_evidence:
             found = MappingProxyType({**known_evidence, **found})
@@ -127,7 +131,7 @@ class ItemChecker:
                 return [LineError(e.line, names.get(e.field or "", e.field), e.message) for e in errors]
             return errors
         return RawItem(
-            line, checked_id, checked_url, digest, lower, licence, author, name, kind, extra, found
+            line, checked_id, checked_url, digest, lower, licence, author, name, kind, extra, found, codes
         )
 
     def error(self, line: int, field: str | None, message: str) -> LineError:

@@ -7,7 +7,8 @@ Each item field is read from the first column the file has among its candidates 
 ``image_url``, ``title`` from ``title``, ``caption`` or LAION's ``TEXT``, ``license`` from
 ``license``/``LICENSE``, ``licence``, ``license_url``..., ``id`` from ``id``, img2dataset's
 ``key`` or LAION-400M's ``SAMPLE_ID``, ``sha256``, ``md5``, ``creator``/``author``/``artist``,
-``media_type``/``mime_type``. The crawl-time evidence columns are those named like
+``media_type``/``mime_type``, and the work identifiers ``isbn``, ``isrc``, ``iswc``, ``doi``
+(strings; an ISBN may be an integer column). The crawl-time evidence columns are those named like
 :data:`~consentry_ingest.domain.manifest.EVIDENCE_FIELDS` (``headers``, ``robots_txt``,
 ``fetched_at``...). Every other column (``width``, ``height``, ``similarity``, ``punsafe``...)
 is ignored: third-party schemas carry many, and only the columns used are read from disk.
@@ -50,7 +51,13 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from consentry_ingest.domain.errors import IngestDomainError
 from consentry_ingest.domain.id_index import DuplicateIds
-from consentry_ingest.domain.manifest import EVIDENCE_FIELDS, ITEM_FIELDS, LineError, ParsedLine
+from consentry_ingest.domain.manifest import (
+    EVIDENCE_FIELDS,
+    IDENTIFIER_FIELDS,
+    ITEM_FIELDS,
+    LineError,
+    ParsedLine,
+)
 
 from ._items import FILE_LINE, ItemChecker, quote
 from .licences import licence_from_declared
@@ -67,6 +74,7 @@ PARQUET_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "creator": ("creator", "author", "artist"),
         "title": ("title", "caption", "text"),
         "media_type": ("media_type", "mime_type", "mimetype", "content_type"),
+        **{name: (name,) for name in IDENTIFIER_FIELDS},
         **{name: (name,) for name in EVIDENCE_FIELDS},
     }
 )
@@ -113,6 +121,10 @@ def _is_nested(arrow_type: Any) -> bool:
 
 _ALLOWED: Final[dict[str, tuple[str, Callable[[Any], bool]]]] = {
     "id": (
+        "strings or integers",
+        lambda t: _is_text(t) or _is_bytes(t) or pa.types.is_integer(_value_type(t)),
+    ),
+    "isbn": (
         "strings or integers",
         lambda t: _is_text(t) or _is_bytes(t) or pa.types.is_integer(_value_type(t)),
     ),
@@ -327,6 +339,7 @@ def _rows(
         values.get("media_type", nothing),
     ]
     evidence_columns = [(field, values[field]) for field in evidence_fields]
+    identifier_columns = [(field, values[field]) for field in IDENTIFIER_FIELDS if field in values]
     undecodable = any(_UNDECODABLE in column for column in values.values())
     out: list[ParsedLine] = []
     item = checker.item
@@ -342,15 +355,21 @@ def _rows(
             evidence = {
                 field: column[offset] for field, column in evidence_columns if column[offset] is not None
             }
+        codes: dict[str, object] | None = None
+        if identifier_columns:
+            codes = {
+                field: column[offset] for field, column in identifier_columns if column[offset] is not None
+            }
         if ids is None:
             result = item(
                 line, str(line), url, sha256, md5, licence, creator, title, media_type,
-                evidence=evidence, unique_id=True,
+                evidence=evidence, unique_id=True, identifiers=codes,
             )  # fmt: skip
         else:
             result = item(
-                line, ids[offset], url, sha256, md5, licence, creator, title, media_type, evidence=evidence
-            )
+                line, ids[offset], url, sha256, md5, licence, creator, title, media_type,
+                evidence=evidence, identifiers=codes,
+            )  # fmt: skip
         if isinstance(result, list):
             out.extend(result)
         else:
