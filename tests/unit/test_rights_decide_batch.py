@@ -31,6 +31,9 @@ TIMES = [
     AT + timedelta(days=90),
 ]
 SHAS = [c * 64 for c in "0a1b"]
+MD5S = [c * 32 for c in "2c3d"]
+# Canonical spellings (items and selectors carry them normalised by the contract).
+IDENTIFIERS = ["isbn:9780306406157", "doi:10.1000/abc", "isrc:USRC17607839", "iswc:T0345246801"]
 HOSTS = [
     "example.org",
     "img.example.org",
@@ -94,6 +97,23 @@ def match(rng: random.Random) -> dict[str, str]:
             chosen["domain"] = rng.choice(DOMAINS)
         if rng.random() < 0.4:
             chosen["url_prefix"] = rng.choice(PREFIXES)
+        if rng.random() < 0.25:
+            chosen["md5"] = rng.choice(MD5S)
+        if rng.random() < 0.25:
+            chosen["identifier"] = rng.choice(IDENTIFIERS)
+    return chosen
+
+
+def work_identity(rng: random.Random) -> dict[str, Any]:
+    chosen: dict[str, Any] = {}
+    while not chosen:
+        if rng.random() < 0.6:
+            chosen["sha256"] = rng.choice(SHAS)
+        if rng.random() < 0.3:
+            chosen["md5"] = rng.choice(MD5S)
+        if rng.random() < 0.3:
+            scheme, _, value = rng.choice(IDENTIFIERS).partition(":")
+            chosen[scheme] = value
     return chosen
 
 
@@ -105,6 +125,7 @@ def build_registry(rng: random.Random, size: int) -> RegistryView:
                 "holder": "h",
                 "match": match(rng),
                 "purposes": rng.choice(PURPOSE_SETS),
+                "territories": rng.choice([["*"], ["*"], ["DE"], ["de", "FR"], ["US"]]),
                 "from": rng.choice(TIMES),
                 "until": rng.choice([None, *TIMES]),
             }
@@ -126,15 +147,26 @@ def build_registry(rng: random.Random, size: int) -> RegistryView:
                     "from": valid_from,
                     "until": valid_from + timedelta(days=rng.choice([1, 300])),
                     "revoked_at": rng.choice([None, None, *TIMES]),
+                    "attribution": rng.choice([None, None, True, False, "Photo: H"]),
+                    "compensation": rng.choice(
+                        [
+                            None,
+                            None,
+                            {"basis": "flat", "amount": "1000", "currency": "EUR"},
+                            {"basis": "revenue-share", "amount": "2.5"},
+                        ]
+                    ),
                 }
             )
         )
     works = [
-        Work(
-            id=f"w{rng.randrange(size)}",
-            holder="h",
-            sha256=rng.choice(SHAS),
-            license=rng.choice(WORK_LICENCES),
+        Work.model_validate(
+            {
+                "id": f"w{rng.randrange(size)}",
+                "holder": "h",
+                **work_identity(rng),
+                "license": rng.choice(WORK_LICENCES),
+            }
         )
         for _ in range(size)
     ]
@@ -155,6 +187,10 @@ def build_item(rng: random.Random, n: int, *, evidence: bool = False) -> ItemEve
         "commercial": rng.random() < 0.7,
         "url": url,
         "sha256": rng.choice([None, *SHAS, "f" * 64]),
+        "md5": rng.choice([None, None, *MD5S, "e" * 32]),
+        "identifiers": rng.choice(
+            [None, None, [], [rng.choice(IDENTIFIERS)], rng.sample(IDENTIFIERS, 2), ["doi:10.9/unknown"]]
+        ),
         "license": rng.choice(LICENCES),
         "submitted_at": AT,
     }
