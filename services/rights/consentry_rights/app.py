@@ -142,7 +142,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await components.store.initialise()
-        await components.service.refresh()
+        if components.settings.shard_registry:
+            # No hash-keyed records until the consumer is assigned partitions: a sharded instance
+            # never holds the whole registry, not even while it starts.
+            await components.service.assign(components.settings.partitions, ())
+        else:
+            await components.service.refresh()
         async with broker_lifespan(
             components.broker,
             components.settings,
