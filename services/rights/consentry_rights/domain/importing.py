@@ -25,7 +25,7 @@ column                    meaning
 ``isbn``, ``isrc``,       a work's identifiers (bare values; an ISBN-10 becomes an ISBN-13)
 ``iswc``, ``doi``
 ``creator_ids``           a work's or holder's creator ids separated by ``;``
-                          (``orcid:0000-0002-1825-0097;isni:0000000121464380``)
+                          (``orcid:0000-0002-1825-0097;isni:000000012146438X``)
 ``name``, ``contact``     a holder's name and contact
 ``purposes``              purposes separated by ``;`` (``ai-training;search``)
 ``territories``           territories separated by ``;`` (``FR;DE`` or ``*``; the default)
