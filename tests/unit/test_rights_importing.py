@@ -152,3 +152,103 @@ def test_csv_an_unknown_or_missing_column_is_refused_before_any_row() -> None:
     assert errors(parsed) == [(1, "colour")]
     assert parse_registry_csv(b"kind,id\n").errors[0].field == "holder"
     assert parse_registry_csv(b"").records == []
+
+
+# --- holders, identifiers, territories, deal terms -------------------------------------------
+
+HOLDER: dict[str, object] = {
+    "kind": "holder",
+    "id": "photo-collective",
+    "name": "Photo Collective",
+    "contact": "rights@photos.example",
+    "creator_ids": ["isni:0000 0001 2146 438X"],
+}
+
+
+def test_jsonl_holder_work_by_identifier_and_deal_terms() -> None:
+    parsed = parse_registry_jsonl(
+        jsonl(
+            HOLDER,
+            {
+                "kind": "work",
+                "id": "w1",
+                "holder": "h",
+                "doi": "10.1000/ABC",
+                "isbn": "0-306-40615-2",
+                "license": "MIT",
+            },
+            {**RESERVATION, "match": {"identifier": "isrc:US-RC1-76-07839"}, "territories": ["FR"]},
+            {
+                **DEAL,
+                "match": {"md5": "cd" * 16},
+                "attribution": "Photo: Photo Collective",
+                "compensation": {"basis": "flat", "amount": "1500.00", "currency": "EUR"},
+            },
+        )
+    )
+    assert parsed.errors == []
+    holder, work, reservation, deal = parsed.records
+    assert holder.kind == "holder" and holder.holder == "photo-collective"
+    assert isinstance(work, Work) and work.identifiers == ("isbn:9780306406157", "doi:10.1000/abc")
+    assert isinstance(reservation, Reservation)
+    assert (reservation.match.identifier, reservation.territories) == ("isrc:USRC17607839", ["FR"])
+    assert isinstance(deal, Deal) and deal.compensation is not None
+    assert deal.compensation.describe() == "basis=flat;amount=1500.00;currency=EUR"
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ({**RESERVATION, "match": {"identifier": "isbn:0-306-40615-3"}}, "match.identifier"),
+        ({**RESERVATION, "match": {"md5": "xyz"}}, "match.md5"),
+        ({**RESERVATION, "territories": ["France"]}, "territories.0"),
+        ({"kind": "work", "id": "w", "holder": "h", "iswc": "T-034.524.680-2", "license": "MIT"}, "iswc"),
+        ({"kind": "work", "id": "w", "holder": "h", "license": "MIT"}, None),  # no identifier at all
+        ({**DEAL, "compensation": {"basis": "flat", "amount": "10"}}, "compensation"),
+        (
+            {**DEAL, "compensation": {"basis": "flat", "amount": "ten", "currency": "EUR"}},
+            "compensation.amount",
+        ),
+        ({**HOLDER, "holder": "someone-else"}, None),
+        ({**HOLDER, "creator_ids": ["orcid:0000-0002-1825-0098"]}, "creator_ids.0"),
+    ],
+)
+def test_bad_new_fields_are_named_by_line_and_field(record: dict[str, object], field: str | None) -> None:
+    parsed = parse_registry_jsonl(jsonl(RESERVATION, record))
+    assert [r.id for r in parsed.records] == ["r1"]
+    assert (parsed.errors[0].line, parsed.errors[0].field) == (2, field)
+
+
+def test_csv_new_columns() -> None:
+    body = (
+        "kind,id,holder,name,contact,creator_ids,licensee,md5,identifier,isbn,doi,purposes,territories,"
+        "from,until,attribution,compensation_basis,compensation_amount,compensation_currency,license\n"
+        "holder,photo-collective,,Photo Collective,rights@photos.example,isni:000000012146438X"
+        ",,,,,,,,,,,,,,\n"
+        f"work,w1,h,,,orcid:0000-0002-1825-0097,,{'cd' * 16},,0306406152,10.1/X,,,,,,,,,MIT\n"
+        "reservation,r1,h,,,,,,doi:10.1/X,,,ai-training,FR;BE,2024-01-01T00:00:00Z,,,,,,\n"
+        "deal,d1,h,,,,acme,,isbn:9780306406157,,,ai-training,*,2025-01-01T00:00:00Z,2030-01-01T00:00:00Z,"
+        "true,per-item,0.02,EUR,\n"
+        "deal,d2,h,,,,acme,,isbn:9780306406157,,,ai-training,*,2025-01-01T00:00:00Z,2030-01-01T00:00:00Z,"
+        "Credit: H,flat,100,,\n"
+    )
+    parsed = parse_registry_csv(body.encode())
+    assert [(e.line, e.field) for e in parsed.errors] == [(6, "compensation")]
+    holder, work, reservation, deal = parsed.records
+    assert holder.holder == "photo-collective"
+    assert isinstance(work, Work)
+    assert work.md5 == "cd" * 16  # a work's md5 column is its own hash, not a match
+    assert work.identifiers == ("isbn:9780306406157", "doi:10.1/x")
+    assert work.creator_ids == ["orcid:0000000218250097"]
+    assert isinstance(reservation, Reservation)
+    assert (reservation.match.identifier, reservation.territories) == ("doi:10.1/x", ["FR", "BE"])
+    assert isinstance(deal, Deal) and deal.attribution is True and deal.compensation is not None
+    assert deal.compensation.describe() == "basis=per-item;amount=0.02;currency=EUR"
+
+
+def test_csv_a_bad_identifier_names_its_column() -> None:
+    body = (
+        "kind,id,holder,identifier,purposes,from\n"
+        "reservation,r1,h,isbn:123,ai-training,2024-01-01T00:00:00Z\n"
+    )
+    assert errors(parse_registry_csv(body.encode())) == [(2, "identifier")]
