@@ -144,3 +144,70 @@ async def test_a_database_from_before_manifest_counts_gains_the_column(tmp_path:
         assert await store.manifest_verdicts("m") == {"consent": 1}
     finally:
         await store.close()
+
+
+async def test_decided_items_are_found_by_md5_and_identifier(store: RegistryStore) -> None:
+    def with_ids(n: int, **fields: object) -> ItemEvent:
+        return item(n, f"https://shelf.example/{n}").model_copy(update=fields)
+
+    book = ItemEvent.model_validate(
+        {**item(1, "https://shelf.example/1").model_dump(mode="json"), "identifiers": ["isbn:0-306-40615-2"]}
+    )
+    song = ItemEvent.model_validate(
+        {**item(2, "https://shelf.example/2").model_dump(mode="json"), "md5": "AB" * 16}
+    )
+    # The identifier's digits inside another field must not make a match (the JSON search is
+    # narrowed by an exact check).
+    decoy = with_ids(3, title="isbn:9780306406157 " + "ab" * 16)
+    other = ItemEvent.model_validate(
+        {**item(4, "https://shelf.example/4").model_dump(mode="json"), "identifiers": ["doi:10.1/x"]}
+    )
+    decided = [DecidedItem(i, Verdict.CONSENT, f"d-{i.event_id}") for i in (book, song, decoy, other)]
+    # One item remembered with the raw bytes it was consumed as (upper-case md5 on the wire).
+    raw = song.model_dump_json(exclude_none=True).replace("ab" * 16, "AB" * 16).encode()
+    decided[1] = DecidedItem(song, Verdict.CONSENT, "d-song", raw=raw)
+    await store.remember_decisions(decided)
+
+    async def found(selectors: Selectors) -> set[str]:
+        return {d.item.item_id for d in await store.decided_items(selectors)}
+
+    assert await found(Selectors(identifiers=frozenset({"isbn:9780306406157"}))) == {"i1"}
+    assert await found(Selectors(md5=frozenset({"ab" * 16}))) == {"i2"}
+    assert await found(
+        Selectors(identifiers=frozenset({"doi:10.1/x"}), domains=frozenset({"none.example"}))
+    ) == {"i4"}
+    assert await found(Selectors(md5=frozenset({"cd" * 16}), identifiers=frozenset({"doi:10.2/y"}))) == set()
+
+
+async def test_new_record_kinds_and_fields_round_trip(store: RegistryStore) -> None:
+    records = [
+        registry_record_adapter.validate_python(body)
+        for body in (
+            {"kind": "holder", "id": "h", "name": "Holder", "creator_ids": ["orcid:0000-0002-1825-0097"]},
+            {"kind": "work", "id": "w", "holder": "h", "doi": "10.1/X", "md5": "cd" * 16, "license": "MIT"},
+            {
+                "kind": "reservation",
+                "id": "r",
+                "holder": "h",
+                "match": {"identifier": "isrc:USRC17607839"},
+                "purposes": ["all"],
+                "territories": ["FR"],
+                "from": "2025-01-01T00:00:00Z",
+            },
+            {
+                "kind": "deal",
+                "id": "d",
+                "holder": "h",
+                "licensee": "p",
+                "match": {"md5": "cd" * 16},
+                "purposes": ["ai-training"],
+                "from": "2025-01-01T00:00:00Z",
+                "until": "2026-01-01T00:00:00Z",
+                "attribution": True,
+                "compensation": {"basis": "revenue-share", "amount": "2.5"},
+            },
+        )
+    ]
+    await store.upsert(records)
+    _version, stored = await store.snapshot()
+    assert sorted(stored, key=lambda r: r.kind) == sorted(records, key=lambda r: r.kind)
