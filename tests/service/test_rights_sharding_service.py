@@ -7,16 +7,20 @@ widens first), and live revocation must see records of every partition.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
+from aiokafka import TopicPartition
 from faststream.kafka import TestKafkaBroker
 
+from consentry_rights.adapters.store import RecordQuery
 from consentry_rights.app import build
 from consentry_rights.settings import RightsSettings
 from consentry_shared.contracts.v1 import Deal, DecisionEvent, ItemEvent, Reservation
-from consentry_shared.kafka import partition_for
+from consentry_shared.kafka import InRecord, partition_for
 from tests.service.fakes import FakeRegistryStore
 
 PARTITIONS = 6
@@ -172,3 +176,66 @@ async def test_sharding_off_holds_everything_whatever_the_assignment(tmp_path: P
         await components.service.import_records([hash_reservation(n) for n in range(len(SHAS))])
     share = components.service.registry_share()
     assert share["partitions"] is None and share["records"] == len(SHAS)
+
+
+class GatedStore(FakeRegistryStore):
+    """A store whose page reads wait for ``gate``: a registry that takes long to read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def records_page(
+        self, as_of_version: int, query: RecordQuery, *, after: tuple[str, str] | None, limit: int
+    ) -> list[tuple[str, str, str]]:
+        await self.gate.wait()
+        return await super().records_page(as_of_version, query, after=after, limit=limit)
+
+
+class _Consumer:
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return set(range(PARTITIONS))
+
+
+async def test_the_listener_returns_before_the_rebuild_and_the_next_batch_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    """aiokafka sends no heartbeats while the listener runs, so it must not wait for a long
+    registry read; the batch that follows must."""
+    store = GatedStore()
+    components = build(RightsSettings(data_dir=tmp_path, telemetry=False), store=store)
+    service, listener = components.service, components.share_listener
+    assert listener is not None
+    listener.subscriber = SimpleNamespace(consumer=_Consumer())
+    held = {0, 1, 2}
+    theirs = next(n for n, sha in enumerate(SHAS) if partition(sha) not in held)
+    mine = next(n for n, sha in enumerate(SHAS) if partition(sha) in held)
+    async with TestKafkaBroker(components.broker):
+        await service.import_records([hash_reservation(n) for n in range(len(SHAS))])
+        store.gate.clear()
+        await asyncio.wait_for(
+            listener.on_partitions_assigned({TopicPartition("items.v1", p) for p in held}), timeout=10
+        )
+        assert service.registry_share()["held"] is None  # not rebuilt yet: the read is held up
+        batch = [item(1, SHAS[mine]), item(2, SHAS[theirs])]
+        records = [
+            InRecord(
+                "items.v1",
+                partition(i.sha256 or ""),
+                n,
+                (i.sha256 or "").encode(),
+                i.model_dump_json().encode(),
+                {},
+            )
+            for n, i in enumerate(batch)
+        ]
+        deciding = asyncio.create_task(service.decide_records(records))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not deciding.done()  # the batch waits for the share's view
+        store.gate.set()
+        assert await asyncio.wait_for(deciding, timeout=10) == 2
+        now_held = service.registry_share()["held"]
+        assert isinstance(now_held, list) and set(now_held) >= held
+        await listener.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ from consentry_shared.kafka import KeyedBatchPublisher, in_records
 from consentry_shared.ops import asyncapi_router
 from consentry_shared.runtime import batch_subscriber, broker_lifespan, consumer_ops, plumbing
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class RightsComponents:
@@ -36,18 +40,24 @@ class RightsComponents:
     subscriber: Any
     fetcher: SignalFetcher | None = None
     tokens: TokenBook | None = None
+    share_listener: _RegistryShareListener | None = None
 
 
 class _RegistryShareListener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Hands each new ``items.v1`` assignment to the service, which rebuilds its registry view
-    for that share before the next batch (aiokafka awaits this before it completes the join).
+    """Hands each new ``items.v1`` assignment to the service and starts rebuilding its registry
+    view for that share in the background.
 
-    The partition count comes from the consumer's metadata (the topic as it is, not the count
-    the settings would create); without it the service holds the whole registry."""
+    Not awaited here: aiokafka sends no heartbeats until this callback returns, and reading a
+    large registry takes longer than a session timeout (the group would evict the member and
+    rebalance again). The next batch's ``refresh()`` waits for the rebuild, so no batch is
+    decided with the old share's view. The partition count comes from the consumer's metadata
+    (the topic as it is, not the count the settings would create); without it the service holds
+    the whole registry."""
 
     def __init__(self, service: RightsService, topic: str) -> None:
         self._service = service
         self._topic = topic
+        self._rebuilds: set[asyncio.Task[None]] = set()
         self.subscriber: Any = None
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
@@ -57,7 +67,22 @@ class _RegistryShareListener(ConsumerRebalanceListener):  # type: ignore[misc]
         consumer = getattr(self.subscriber, "consumer", None)
         known = consumer.partitions_for_topic(self._topic) if consumer is not None else None
         held = {tp.partition for tp in assigned if tp.topic == self._topic}
-        await self._service.assign(len(known) if known else None, held)
+        self._service.want(len(known) if known else None, held)
+        rebuild = asyncio.create_task(self._service.refresh())
+        self._rebuilds.add(rebuild)
+        rebuild.add_done_callback(self._finished)
+
+    def _finished(self, rebuild: asyncio.Task[None]) -> None:
+        self._rebuilds.discard(rebuild)
+        if not rebuild.cancelled() and rebuild.exception() is not None:
+            # The next batch's refresh() tries again (and fails the batch if it cannot).
+            log.warning("registry rebuild after a rebalance failed: %r", rebuild.exception())
+
+    async def close(self) -> None:
+        """Cancel a rebuild still running (at shutdown)."""
+        for rebuild in list(self._rebuilds):
+            rebuild.cancel()
+        await asyncio.gather(*self._rebuilds, return_exceptions=True)
 
 
 def build(
@@ -112,7 +137,15 @@ def build(
         description="Every registry record created or replaced by an import.",
     )
     return RightsComponents(
-        settings, broker, store, publisher, service, subscriber, fetcher, tokens=settings.token_book()
+        settings,
+        broker,
+        store,
+        publisher,
+        service,
+        subscriber,
+        fetcher,
+        tokens=settings.token_book(),
+        share_listener=share,
     )
 
 
@@ -156,6 +189,8 @@ def create_app(
             publisher=components.publisher,
         ):
             yield
+        if components.share_listener is not None:
+            await components.share_listener.close()
         if components.fetcher is not None:
             await components.fetcher.aclose()
         await components.store.close()

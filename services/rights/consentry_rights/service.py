@@ -128,16 +128,19 @@ class RightsService:
             "hash_keyed_left_out": self._sharded.hash_keyed_left_out,
         }
 
-    async def assign(self, partitions: int | None, held: Iterable[int]) -> None:
+    def want(self, partitions: int | None, held: Iterable[int]) -> None:
         """Hold only the hash-keyed records of ``held`` among ``items.v1``'s ``partitions``
-        partitions from now on (``partitions=None``: the whole registry), and rebuild the view.
+        partitions from now on (``partitions=None``: the whole registry).
 
-        Called by the consumer's rebalance listener with the new assignment. If the rebuild
-        fails, the next batch's :meth:`refresh` tries again before deciding anything.
-        """
+        Nothing is read here: the next :meth:`refresh` -- at the latest the one that starts the
+        next batch -- rebuilds the view for this share before anything is decided with it."""
         self._wanted = (
             None if partitions is None else RegistryShard(partitions, frozenset(held), partition_for)
         )
+
+    async def assign(self, partitions: int | None, held: Iterable[int]) -> None:
+        """:meth:`want` this share and rebuild the view for it now."""
+        self.want(partitions, held)
         await self.refresh()
 
     async def refresh(self) -> None:
