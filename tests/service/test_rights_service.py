@@ -10,7 +10,7 @@ from faststream.kafka import TestKafkaBroker
 
 from consentry_rights.app import build
 from consentry_rights.settings import RightsSettings
-from consentry_shared.contracts.v1 import DeadLetter, Deal, DecisionEvent, ItemEvent, Reservation
+from consentry_shared.contracts.v1 import DeadLetter, Deal, DecisionEvent, Holder, ItemEvent, Reservation
 from tests.service.fakes import FakeRegistryStore
 
 ITEM = ItemEvent(
@@ -129,3 +129,61 @@ async def test_revoking_a_deal_publishes_consent_revoked_for_items_decided_befor
         granted = decisions[-1]
         assert (granted.verdict, granted.reasons[:2]) == ("consent", ["consent-granted", "deal:d2"])
         assert len(decisions) == 4
+
+
+async def test_a_reservation_by_identifier_revokes_consent_and_a_deal_by_md5_records_its_terms(
+    tmp_path: Path,
+) -> None:
+    components = build(RightsSettings(data_dir=tmp_path, telemetry=False), store=FakeRegistryStore())
+    decisions: list[DecisionEvent] = []
+
+    @components.broker.subscriber("decisions.v1")
+    async def collect(body: dict) -> None:
+        decisions.append(DecisionEvent.model_validate(body))
+
+    book = ItemEvent.model_validate(
+        {**ITEM.model_dump(), "url": "https://books.example/b.pdf", "identifiers": ["doi:10.1000/Book-1"]}
+    )
+    song = ItemEvent.model_validate(
+        {**ITEM.model_dump(), "event_id": "ev-2", "item_id": "song", "license": None, "md5": "cd" * 16}
+    )
+    async with TestKafkaBroker(components.broker) as test_broker:
+        await components.service.import_records(
+            [
+                Holder.model_validate({"id": "h", "name": "Holder"}),
+                deal(
+                    match={"md5": "cd" * 16},
+                    attribution="Song: H",
+                    compensation={"basis": "per-item", "amount": "0.01", "currency": "USD"},
+                ),
+            ]
+        )
+        await test_broker.publish_batch(
+            book.model_dump_json().encode(), song.model_dump_json().encode(), topic="items.v1"
+        )
+        assert [(d.item_id, d.verdict, d.reasons[0]) for d in decisions] == [
+            ("photo-1", "consent", "licence:CC-BY-4.0"),
+            ("song", "consent", "deal:d1"),
+        ]
+        assert [(e.signal, e.value) for e in decisions[1].evidence[1:]] == [
+            ("registry.deal.attribution", "Song: H"),
+            ("registry.deal.compensation", "basis=per-item;amount=0.01;currency=USD"),
+        ]
+
+        reservation = Reservation.model_validate(
+            {
+                "id": "r-doi",
+                "holder": "h",
+                "match": {"identifier": "doi:10.1000/BOOK-1"},
+                "purposes": ["ai-training"],
+                "from": "2024-01-01T00:00:00Z",
+            }
+        )
+        await components.service.import_records([reservation])
+        assert components.service.last_reevaluation == (1, 1)  # only the book carries the DOI
+        revoked = decisions[-1]
+        assert (revoked.item_id, revoked.verdict, revoked.reasons[:2]) == (
+            "photo-1",
+            "violation",
+            ["consent-revoked", "reservation:r-doi"],
+        )
