@@ -317,7 +317,7 @@ def rights_import(
             exists=True,
             dir_okay=False,
             show_default=False,
-            help="Registry records: JSONL (one reservation, deal or work per line) or CSV (by a .csv "
+            help="Registry records: JSONL (one reservation, deal, work or holder per line) or CSV (by a .csv "
             "name or --format csv; columns as in the README)",
         ),
     ] = None,
@@ -400,7 +400,7 @@ def rights_register_origin(
 
 @rights_app.command("list")
 def rights_list(
-    kind: Annotated[str | None, typer.Option(help="reservation, deal or work")] = None,
+    kind: Annotated[str | None, typer.Option(help="reservation, deal, work or holder")] = None,
     holder: Annotated[str | None, typer.Option(help="Only this holder's records")] = None,
     as_of_version: Annotated[
         int | None, typer.Option("--as-of-version", min=0, help="The registry as it stood after import N")
@@ -433,7 +433,7 @@ def rights_list(
 
 @rights_app.command("show")
 def rights_show(
-    kind: Annotated[str, typer.Argument(help="reservation, deal or work")],
+    kind: Annotated[str, typer.Argument(help="reservation, deal, work or holder")],
     record_id: Annotated[str, typer.Argument(metavar="ID", help="The record's id")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the history as JSON")] = False,
 ) -> None:

@@ -126,10 +126,12 @@ def registry_router(book: TokenBook) -> APIRouter:  # noqa: PLR0915 - one closur
     @router.post(
         "/registry/import",
         summary="Bulk-load registry records (JSONL, or CSV with the documented columns)",
-        description="All or nothing. JSONL: one reservation, deal or work per line, as in the README. "
-        "CSV (`?format=csv` or `Content-Type: text/csv`): a header row naming columns from `kind, id, "
-        "holder, licensee, domain, url_prefix, sha256, purposes, territories, from, until, revoked_at, "
-        "license, evidence_sha256`; lists separated by `;`. A holder token may import only records whose "
+        description="All or nothing. JSONL: one reservation, deal, work or holder per line, as in the "
+        "README. CSV (`?format=csv` or `Content-Type: text/csv`): a header row naming columns from `kind, "
+        "id, holder, licensee, domain, url_prefix, sha256, md5, identifier, isbn, isrc, iswc, doi, "
+        "creator_ids, name, contact, purposes, territories, from, until, revoked_at, attribution, "
+        "compensation_basis, compensation_amount, compensation_currency, license, evidence_sha256`; "
+        "lists separated by `;`. A holder token may import only records whose "
         "`holder` is its name, and may not replace another holder's record; an admin token may import "
         "anything. Every stored record is announced on `rights.updates.v1`.",
         response_model=ImportResult,
@@ -276,7 +278,7 @@ def registry_router(book: TokenBook) -> APIRouter:  # noqa: PLR0915 - one closur
     )
     async def list_records(
         request: Request,
-        kind: Literal["reservation", "deal", "work"] | None = None,
+        kind: Literal["reservation", "deal", "work", "holder"] | None = None,
         holder: str | None = None,
         as_of_version: Annotated[int | None, Query(ge=0)] = None,
         as_of: Annotated[datetime | None, Query(description="RFC 3339 with a zone")] = None,
@@ -327,7 +329,7 @@ def registry_router(book: TokenBook) -> APIRouter:  # noqa: PLR0915 - one closur
     )
     async def show_record(
         request: Request,
-        kind: Literal["reservation", "deal", "work"],
+        kind: Literal["reservation", "deal", "work", "holder"],
         record_id: str,
         principal: Principal = reader,
     ) -> RecordHistory:
