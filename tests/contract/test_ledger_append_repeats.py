@@ -14,10 +14,12 @@ import pytest
 from opentelemetry import trace
 
 from consentry_ledger.adapters.sql import SqlLedgerStore
+from consentry_ledger.adapters.store import AppendConflict
+from consentry_ledger.domain import PositionedDecision, sequence_batch
 from consentry_ledger.service import LedgerService
 from consentry_shared.contracts.v1 import DecisionEvent
 from consentry_shared.kafka import InRecord, OutRecord
-from consentry_shared.tlog import Signer
+from consentry_shared.tlog import CompactRange, Signer
 
 SIGNER = Signer.generate("repeats.example/ledger")
 
@@ -107,3 +109,24 @@ async def test_repeats_are_dropped_and_asked_about_only_after_one_is_seen(
     assert await service.append_records([record(n) for n in range(30, 35)]) == 5
     assert store.asked == 3
     assert service.size == 35
+
+
+async def test_an_in_memory_sqlite_store_appends_on_its_own_connection() -> None:
+    """A database without a file cannot take the separate writer connection: the append runs
+    on the engine's connection, with the same checks."""
+    store = SqlLedgerStore.from_url("sqlite://")
+    await store.initialise()
+    try:
+        decisions = [
+            PositionedDecision(DecisionEvent.model_validate_json(record(n).value), "decisions.v1", 0, n)
+            for n in range(3)
+        ]
+        plan = sequence_batch(decisions, tree=CompactRange(), known_event_ids=(), origin="o", signer=SIGNER)
+        await store.append(plan, base_size=0)
+        assert len(await store.leaves(0, 10)) == 3
+        assert await store.offsets() == {("decisions.v1", 0): 2}
+        with pytest.raises(AppendConflict):
+            await store.append(plan, base_size=0)  # the log has 3 entries now
+        assert len(await store.leaves(0, 10)) == 3
+    finally:
+        await store.close()
