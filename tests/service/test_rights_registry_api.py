@@ -361,3 +361,29 @@ async def test_a_manifests_decided_items_are_counted_for_its_platform_only(api: 
     assert (await api.get("/manifests/acme:ds:1/decisions", "other")).status_code == 404
     assert (await api.get("/manifests/acme:ds:1/decisions", "alice")).status_code == 404
     assert (await api.client.get("/manifests/acme:ds:1/decisions")).status_code == 401
+
+
+async def test_a_holder_imports_its_holder_record_and_identifier_scoped_records(api: Api) -> None:
+    holder = {
+        "kind": "holder",
+        "id": "alice",
+        "name": "Alice Press",
+        "creator_ids": ["orcid:0000-0002-1825-0097"],
+    }
+    work = {"kind": "work", "id": "w-doi", "holder": "alice", "doi": "10.1000/A-1", "license": "CC-BY-4.0"}
+    scoped = reservation("r-isbn", "alice", match={"identifier": "isbn:0-306-40615-2"}, territories=["FR"])
+    imported = await api.post("/registry/import", "alice", jsonl(holder, work, scoped))
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["by_kind"] == {"holder": 1, "work": 1, "reservation": 1}
+    # Bob may not write Alice's holder record (its holder is its own id).
+    refused = await api.post("/registry/import", "bob", jsonl({**holder, "name": "Not Alice"}))
+    assert refused.status_code == 403
+    shown = await api.get("/registry/records/holder/alice", "acme")
+    assert shown.status_code == 200
+    assert shown.json()["current"]["creator_ids"] == ["orcid:0000000218250097"]
+    listed = await api.get("/registry/records", "acme", kind="reservation")
+    [line] = listed.text.splitlines()
+    assert json.loads(line)["match"] == {"identifier": "isbn:9780306406157"}
+    bad = await api.post("/registry/import", "alice", jsonl({**work, "doi": "11.1/x"}))
+    assert bad.status_code == 422
+    assert errors(bad) == [(1, "doi")]
