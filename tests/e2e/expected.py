@@ -16,6 +16,8 @@ SAMPLE_EXPECTED: dict[str, tuple[str, str]] = {
     "reserved-hash-1": ("violation", "reservation:res-hash-all-uses"),
     "cc-by-sa-1": ("consent", "duty:share-alike"),
     "public-domain-1": ("consent", "licence:CC0-1.0"),
+    "book-1": ("violation", "reservation:res-book-isbn"),  # matched by its ISBN, on any host
+    "press-us-1": ("consent", "duty:attribution"),  # reserved in FR and DE; the manifest is for the US
 }
 
 EXTRA_REASONS: dict[str, str] = {

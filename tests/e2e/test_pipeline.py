@@ -48,7 +48,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             kafka = endpoints["KAFKA_BOOTSTRAP_SERVERS"]
         rights = cli("rights", "import", str(SAMPLES / "registry.jsonl"), env=client_env(client))
         assert rights.returncode == 0, rights.stderr
-        assert "imported 7 records" in rights.stdout
+        assert "imported 10 records" in rights.stdout
         yield Stack(client, client_env(client), data_dir, kafka, prefix)
 
 
@@ -90,6 +90,13 @@ def test_every_rule_reaches_the_ledger(stack: Stack) -> None:
         assert entry["purpose"] == "ai-training"
         assert entry["topic"] == f"{stack.prefix}decisions.v1"
         assert entry["evidence"], item_id
+    # The deal that granted news-1 left its terms on the record.
+    terms = {
+        e["signal"]: e["value"] for e in entries["news-1"]["evidence"] if e.get("ref") == "deal-daily-news"
+    }
+    assert terms["registry.deal.attribution"] == "Source: Daily News"
+    assert terms["registry.deal.compensation"] == "basis=per-item;amount=0.05;currency=EUR"
+    assert entries["press-us-1"]["territory"] == "US"
 
 
 def test_fail_on_violation_exits_3_and_resubmission_adds_nothing(stack: Stack, tmp_path: Path) -> None:
