@@ -15,7 +15,7 @@ from consentry_rights.adapters.store import (
 )
 from consentry_rights.domain.importing import RegistryRecord
 from consentry_rights.domain.revocation import Selectors
-from consentry_shared.contracts.v1 import Deal, Work, utc_now
+from consentry_shared.contracts.v1 import Deal, Holder, Work, utc_now
 
 
 class FakeRegistryStore(RegistryStore):
@@ -134,7 +134,7 @@ class FakeRegistryStore(RegistryStore):
 
 
 def _in_force(record: RegistryRecord, at: datetime) -> bool:
-    if isinstance(record, Work):
+    if isinstance(record, Work | Holder):
         return True
     ends = [record.valid_until] + ([record.revoked_at] if isinstance(record, Deal) else [])
     return record.valid_from <= at and all(end is None or end > at for end in ends)

@@ -138,7 +138,7 @@ async def test_a_reservation_by_identifier_revokes_consent_and_a_deal_by_md5_rec
     decisions: list[DecisionEvent] = []
 
     @components.broker.subscriber("decisions.v1")
-    async def collect(body: dict) -> None:
+    async def collect(body: dict[str, object]) -> None:
         decisions.append(DecisionEvent.model_validate(body))
 
     book = ItemEvent.model_validate(
@@ -168,6 +168,7 @@ async def test_a_reservation_by_identifier_revokes_consent_and_a_deal_by_md5_rec
         assert [(e.signal, e.value) for e in decisions[1].evidence[1:]] == [
             ("registry.deal.attribution", "Song: H"),
             ("registry.deal.compensation", "basis=per-item;amount=0.01;currency=USD"),
+            ("manifest.md5", "cd" * 16),
         ]
 
         reservation = Reservation.model_validate(

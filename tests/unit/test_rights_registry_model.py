@@ -278,12 +278,13 @@ def test_a_granting_deal_puts_its_terms_in_the_evidence() -> None:
     assert [(e.signal, e.ref, e.value) for e in decision.evidence[1:]] == [
         ("registry.deal.attribution", "d1", "Photo: Photo Collective"),
         ("registry.deal.compensation", "d1", "basis=per-item;amount=0.02;currency=EUR"),
+        ("manifest.identifier", "m1", ISBN13),  # the item input the deal matched by
     ]
     # A deal that does not grant (another purpose) reports no terms: nothing was granted under them.
     search = decide(item(identifiers=[ISBN13], purpose=Purpose.SEARCH), view, OPT_IN, AT)
     assert not [e for e in search.evidence if e.signal.startswith("registry.deal.")]
     plain = decide(item(identifiers=[ISBN13]), RegistryView(deals=[deal({"identifier": ISBN13})]), OPT_IN, AT)
-    assert [e.signal for e in plain.evidence] == ["registry.deal"]
+    assert [e.signal for e in plain.evidence] == ["registry.deal", "manifest.identifier"]
 
 
 def test_attribution_true_is_recorded_as_required() -> None:
@@ -350,3 +351,21 @@ def test_the_compact_store_refuses_what_it_cannot_hold_faithfully() -> None:
     with pytest.raises(ValueError, match="worldwide"):
         builder.add(reservation({"sha256": "a" * 64}, id="r3", territories=["FR"]))
     assert len(builder) == 1
+
+
+def test_the_md5_and_identifiers_the_registry_names_are_recorded_as_evidence() -> None:
+    view = RegistryView(reservations=[reservation({"md5": MD5}), reservation({"identifier": DOI}, id="r2")])
+    decision = decide(
+        item(md5=MD5, identifiers=[ISBN13, DOI], purpose=Purpose.SEARCH, license="MIT"), view, OPT_IN, AT
+    )
+    # Neither reservation covers search, but both looked at the item's md5 and DOI; its ISBN,
+    # which no record names, could not have mattered and is left out.
+    assert decision.reasons[0] == "licence:MIT"
+    assert [(e.signal, e.value) for e in decision.evidence[-2:]] == [
+        ("manifest.md5", MD5),
+        ("manifest.identifier", DOI),
+    ]
+    unknown = decide(item(md5="e" * 32, identifiers=[ISBN13], license="MIT"), view, OPT_IN, AT)
+    assert not [
+        e for e in unknown.evidence if e.signal.startswith("manifest.") and e.signal != "manifest.license"
+    ]

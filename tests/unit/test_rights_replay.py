@@ -255,3 +255,34 @@ def test_every_kind_of_signal_replays_to_the_same_decision(
     decision = decide(the_item, registry, POLICY, AT, fetched=fetched)
     replayed = replay_decision(logged(the_item, decision, 1), registry, POLICY)
     assert replayed == decision  # verdict, reasons and evidence, in order
+
+
+def test_a_decision_made_by_md5_and_identifier_replays_from_the_recorded_inputs() -> None:
+    the_item = item(
+        sha256=None, md5="cd" * 16, identifiers=["doi:10.1000/A", "isbn:0-306-40615-2"], license="MIT"
+    )
+    works = [
+        Work.model_validate({"id": "w-doi", "holder": "g", "doi": "10.1000/a", "license": "CC-BY-ND-4.0"})
+    ]
+    deals = [
+        Deal.model_validate(
+            {
+                "id": "d-md5",
+                "holder": "g",
+                "licensee": "acme-ai",
+                "match": {"md5": "cd" * 16},
+                "purposes": ["search"],  # does not grant training: noted only
+                "from": "2025-01-01T00:00:00Z",
+                "until": "2030-01-01T00:00:00Z",
+            }
+        )
+    ]
+    view = RegistryView(works=works, deals=deals, version=4)
+    decision = decide(the_item, view, POLICY, AT)
+    assert decision.reasons[:2] == ("licence-no-derivatives:CC-BY-ND-4.0", "work-licence:w-doi")
+    entry = logged(the_item, decision, 4)
+    # The entry has no md5 or identifier field: they come back from the evidence (the ISBN,
+    # which no record names, was not recorded and is not needed).
+    replayed = replay_entry(entry, view, POLICY)
+    assert not replayed.differs
+    assert (replayed.replayed.reasons, replayed.replayed.evidence) == (decision.reasons, decision.evidence)

@@ -49,6 +49,7 @@ from .decide import (
     _reservation_value,
     decide,
     purpose_covers,
+    with_identity,
 )
 from .registry import RegistryView
 from .web_signals import DEFAULT_DOCUMENTS, ParsedDocuments, SignalCapture
@@ -205,6 +206,14 @@ class _Batch:
         identifiers: tuple[str, ...] = ()
         if item.identifiers:
             identifiers = tuple(found for found in item.identifiers if found in self._identifiers)
+        decision = self._decide(item, url, sha256, md5, identifiers)
+        if md5 is None and not identifiers:
+            return decision
+        return with_identity(decision, item.manifest_id, md5, identifiers, self._at)
+
+    def _decide(
+        self, item: ItemEvent, url: str, sha256: str | None, md5: str | None, identifiers: tuple[str, ...]
+    ) -> Decision:
         purpose = item.purpose
         deals, reservations = self._matcher.matches(item.platform, url, sha256, md5, identifiers)
         noted_reasons: list[str] | tuple[()] = ()  # lists only when there are deals to note

@@ -14,7 +14,9 @@
    follow them. An item without a territory is covered by every reservation (never fail open).
 
 Records match an item by its sha256, md5 or work identifiers (``isbn:``, ``doi:``...) as well as
-by its URL; a registered work is found the same ways.
+by its URL; a registered work is found the same ways. The item's md5 and identifiers that some
+record names are listed last in the evidence (``manifest.md5``, ``manifest.identifier``): they are
+inputs of the decision that the ledger entry has no field for, and an audit replay reads them back.
 3. **Web signals** (:mod:`.web_signals`): what the item's crawl-time evidence (and, when given,
    a fresh fetch) says, combined per purpose, most restrictive first. ``reserved``, or
    ``constrained`` (a licence on offer, which nobody took) gives VIOLATION; ``unknown`` (a body
@@ -85,7 +87,7 @@ from .web_signals import (
     read_signals,
 )
 
-__all__ = ["Decision", "Policy", "Regime", "decide", "purpose_covers"]
+__all__ = ["Decision", "Policy", "Regime", "decide", "purpose_covers", "with_identity"]
 
 # Each purpose a record may name, and the broader purpose that contains it.
 _PARENT: Final[dict[str, str]] = {
@@ -238,6 +240,16 @@ def decide(
             label=fetched is not None,
             documents=documents,
         )
+    decision = _decide(case)
+    if item.md5 is None and not item.identifiers:
+        return decision
+    matcher = registry.matcher()
+    md5 = item.md5 if item.md5 in matcher.md5s else None
+    known = tuple(identifier for identifier in item.identifiers or () if identifier in matcher.identifiers)
+    return with_identity(decision, item.manifest_id, md5, known, at)
+
+
+def _decide(case: _Case) -> Decision:
     for rule in _OVERRIDING_RULES:
         decision = rule(case)
         if decision is not None:
@@ -246,6 +258,21 @@ def decide(
     if case.unreadable:
         return _unreadable(case, decision)
     return decision
+
+
+def with_identity(
+    decision: Decision, manifest_id: str, md5: str | None, identifiers: tuple[str, ...], at: datetime
+) -> Decision:
+    """``decision`` with the item's md5 and identifiers that the registry names appended to its
+    evidence (those that matched nothing are left out: they cannot have mattered)."""
+    if md5 is None and not identifiers:
+        return decision
+    found = [Evidence(signal="manifest.md5", ref=manifest_id, value=md5, seen_at=at)] if md5 else []
+    found.extend(
+        Evidence(signal="manifest.identifier", ref=manifest_id, value=identifier, seen_at=at)
+        for identifier in identifiers
+    )
+    return Decision(decision.verdict, decision.reasons, (*decision.evidence, *found))
 
 
 # --- rule 1: deals ----------------------------------------------------------------------------

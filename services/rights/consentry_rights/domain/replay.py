@@ -9,7 +9,10 @@ the entry.
 What a replay reproduces:
 
 - the item's own inputs, recorded on the entry since decisions carry them (``url``, ``sha256``,
-  the declared ``license``, ``territory``, ``jurisdiction``, ``commercial``, platform, purpose);
+  the declared ``license``, ``territory``, ``jurisdiction``, ``commercial``, platform, purpose),
+  and the item's md5 and work identifiers that the registry named when it was decided, recorded
+  in the evidence (``manifest.md5``, ``manifest.identifier``; one the registry did not name then
+  is not recorded, so a replay against a later registry cannot match it);
 - the decision time (``decided_at``), so deals and reservations are judged in force or not at
   the same instant;
 - the web signals, *as read then*: every signal reading is recorded in the entry's evidence
@@ -124,6 +127,8 @@ def _reading(item: Evidence, position: int, index: int | None) -> SignalReading:
 def _item_of(entry: LedgerEntry, commercial: bool) -> ItemEvent:
     # Not validated again: every value comes from a validated entry, and the engine reads only
     # these fields (crawl evidence is replaced by the recorded readings).
+    md5 = next((e.value for e in entry.evidence if e.signal == "manifest.md5"), None)
+    identifiers = [e.value for e in entry.evidence if e.signal == "manifest.identifier" and e.value]
     return ItemEvent.model_construct(
         event_id=entry.event_id,
         manifest_id=entry.manifest_id,
@@ -136,7 +141,8 @@ def _item_of(entry: LedgerEntry, commercial: bool) -> ItemEvent:
         commercial=commercial,
         url=HttpUrl(entry.url),
         sha256=entry.sha256,
-        md5=None,
+        md5=md5,
+        identifiers=identifiers or None,
         license=entry.license,
         creator=None,
         title=None,
