@@ -203,12 +203,12 @@ class _EntryChecker:
 
     def follows(self, summary: object) -> bool:
         assert isinstance(summary, dict)
-        for key, (first, last) in summary.items():
+        for key, (first, _) in summary.items():
             previous = self._last_offset.get(key)
             if previous is not None and first <= previous:
-                return False
-            if previous is None:
-                self._first_offset[key] = first
+                return False  # nothing taken in: the range is checked again, entry by entry
+        for key, (first, last) in summary.items():
+            self._first_offset.setdefault(key, first)
             self._last_offset[key] = last
         return True
 

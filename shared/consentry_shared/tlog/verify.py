@@ -76,7 +76,8 @@ class SplittableEntryCheck(Protocol):
 
     def follows(self, summary: object) -> bool:
         """Take in the ``summary`` of the range that comes right after everything this check has
-        seen; ``False`` if that range, checked apart, breaks a rule across the seam."""
+        seen; ``False`` if that range, checked apart, breaks a rule across the seam, and then
+        the check MUST be left as it was (the range is checked again, entry by entry)."""
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,10 @@ def verify_export(
 
     With ``jobs > 1`` (and no ``entry_check``, or a :class:`SplittableEntryCheck`), step 2 runs
     on ranges of full bundles in ``jobs`` worker processes (each returns its tiles' roots); step
-    3, the last partial bundle and step 4 stay in this process. If any range fails, the whole
-    export is verified again in one sequential pass, which names the first bad entry exactly as
-    ``jobs=1`` does: the parallel pass only ever says "all good" faster.
+    3, the last partial bundle and step 4 stay in this process. The first range that fails (or
+    does not follow on from the ones before) and everything after it are verified again in this
+    process, in order, from the state the good ranges left: the first bad entry is named
+    exactly as ``jobs=1`` names it. The parallel pass only ever says "all good" faster.
 
     Returns:
         a :class:`VerifyReport`; keep ``report.checkpoint_note`` to pass as ``since`` next time.
@@ -166,17 +168,18 @@ def verify_export(
         first = index * TILE_WIDTH << (TILE_HEIGHT * level)
         _compare_tile(directory, level, index, hashes, first)
 
-    stack: _TileStack | None = None
+    stack = _TileStack([], [], check_full_tile)
+    first_bundle = 0  # bundles before it are verified
     splittable = entry_check is None or isinstance(entry_check, SplittableEntryCheck)
     if jobs > 1 and splittable and size // TILE_WIDTH >= _PARALLEL_MIN_BUNDLES:
         assert entry_check is None or isinstance(entry_check, SplittableEntryCheck)
-        stack = _verify_in_parallel(directory, size, entry_check, jobs, check_full_tile)
-        if stack is None and entry_check is not None:
+        resumed = _verify_in_parallel(directory, size, entry_check, jobs, check_full_tile)
+        if resumed is not None:
+            stack, first_bundle = resumed
+        elif entry_check is not None:
             entry_check = entry_check.fresh()  # the sequential pass starts over
-    if stack is None:
-        stack = _TileStack([], [], check_full_tile)
-        for bundle_index in range((size + TILE_WIDTH - 1) // TILE_WIDTH):
-            stack.add(0, _verify_bundle(directory, bundle_index, size, entry_check))
+    for bundle_index in range(first_bundle, (size + TILE_WIDTH - 1) // TILE_WIDTH):
+        stack.add(0, _verify_bundle(directory, bundle_index, size, entry_check))
     for level in range(1, len(stack.pending)):
         if stack.pending[level]:
             _compare_tile(directory, level, stack.next_index[level], stack.pending[level], None)
@@ -229,17 +232,18 @@ def _verify_in_parallel(
     entry_check: SplittableEntryCheck | None,
     jobs: int,
     check_full_tile: Callable[[int, int, list[bytes]], None],
-) -> _TileStack | None:
-    """Step 2 over the full bundles in worker processes, then the partial bundle here.
+) -> tuple[_TileStack, int] | None:
+    """Step 2 over the full bundles in worker processes, range by range, in order.
 
-    Returns the tile stack as the sequential loop would leave it, or ``None`` when a range
-    failed, a range does not follow on from the ones before, or processes cannot be started
-    (the caller then verifies sequentially).
+    Returns the tile stack and how many full bundles it holds: all of them, or those before the
+    first range that failed or did not follow on (``entry_check`` then holds exactly the state
+    a sequential pass would have there, so the caller goes on from that bundle). ``None`` when
+    processes cannot be started or a tile above level 0 failed: verify from the start.
     """
     if "fork" not in multiprocessing.get_all_start_methods():
         return None  # workers must inherit the check: it need not be picklable
-    full = size // TILE_WIDTH
     stack = _TileStack([[]], [0], check_full_tile)
+    done = 0
     # concurrent.futures, not multiprocessing.Pool: leaving early (a failed range) cancels what
     # has not started and lets running ranges finish, where Pool.terminate() can hang on a
     # worker killed while it holds a queue lock; a worker that dies raises BrokenProcessPool.
@@ -253,20 +257,21 @@ def _verify_in_parallel(
     except OSError:
         return None
     try:
-        for result in executor.map(_verify_chunk, range(0, full, _CHUNK_BUNDLES)):
+        for result in executor.map(_verify_chunk, range(0, size // TILE_WIDTH, _CHUNK_BUNDLES)):
             if result is None:
-                return None
+                break
             roots, summary = result
             if entry_check is not None and not entry_check.follows(summary):
-                return None
+                break
             stack.add(1, roots)
-        if size % TILE_WIDTH:
-            stack.add(0, _verify_bundle(directory, full, size, entry_check))
-    except (VerificationError, BrokenProcessPool, OSError):
-        return None  # a level-1 tile, the partial bundle, a lost worker: the sequential pass says
+            done += len(roots)
+    except (BrokenProcessPool, OSError):
+        pass  # a lost worker: what was joined so far stands
+    except VerificationError:
+        return None  # a level-1 (or higher) tile: the sequential pass names it
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
-    return stack
+    return stack, done
 
 
 def _verify_bundle(
