@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,13 +28,15 @@ from consentry_rights.domain.sharding import (
     item_key,
     shard_records,
 )
-from consentry_shared.contracts.v1 import Deal, ItemEvent, Purpose, Reservation, Work
+from consentry_shared.contracts.v1 import Deal, Holder, ItemEvent, Match, Purpose, Reservation, Work
 from consentry_shared.kafka import partition_for
 
 AT = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 T0 = AT - timedelta(days=30)
 T1 = AT + timedelta(days=30)
 SHAS = [hashlib.sha256(str(n).encode()).hexdigest() for n in range(16)]
+MD5S = ["1" * 32, "2" * 32]
+DOIS = ["doi:10.1000/182", "doi:10.1000/183"]
 HOSTS = ["example.org", "img.example.org", "other.net"]
 PREFIXES = ["https://example.org/photos/", "https://other.net/"]
 DOMAINS = ["example.org", "other.net"]
@@ -79,6 +82,10 @@ def random_match(rng: random.Random) -> dict[str, str]:
             chosen["domain"] = rng.choice(DOMAINS)
         if rng.random() < 0.2:
             chosen["url_prefix"] = rng.choice(PREFIXES)
+        if rng.random() < 0.15:
+            chosen["md5"] = rng.choice(MD5S)
+        if rng.random() < 0.15:
+            chosen["identifier"] = rng.choice(DOIS)
     return chosen
 
 
@@ -114,7 +121,14 @@ def random_records(rng: random.Random, size: int) -> list[Reservation | Deal | W
             )
         else:
             records.append(
-                Work(id=f"w{n}", holder="h", sha256=rng.choice(SHAS), license=rng.choice(LICENCES[1:]) or "")
+                Work(
+                    id=f"w{n}",
+                    holder="h",
+                    sha256=rng.choice(SHAS),
+                    md5=rng.choice([None, None, *MD5S]),
+                    doi=rng.choice([None, None, "10.1000/182"]),
+                    license=rng.choice(LICENCES[1:]) or "",
+                )
             )
     return records
 
@@ -129,13 +143,15 @@ def random_item(rng: random.Random, n: int) -> ItemEvent:
         "purpose": rng.choice(list(Purpose)),
         "url": f"https://{rng.choice(HOSTS)}/photos/{n}.jpg",
         "sha256": rng.choice([None, *SHAS]),
+        "md5": rng.choice([None, *MD5S]),
+        "identifiers": rng.choice([None, DOIS[:1], DOIS[1:]]),
         "license": rng.choice(LICENCES),
         "submitted_at": AT,
     }
     return ItemEvent.model_validate(fields)
 
 
-def view_of(records: list[Reservation | Deal | Work]) -> RegistryView:
+def view_of(records: Sequence[Reservation | Deal | Work | Holder]) -> RegistryView:
     return RegistryView(
         reservations=[r for r in records if isinstance(r, Reservation)],
         deals=[r for r in records if isinstance(r, Deal)],
@@ -156,6 +172,49 @@ def test_only_a_record_that_can_match_by_one_hash_alone_is_hash_keyed() -> None:
     assert hash_only_selector(reservation("d", sha256=sha, domain="example.org")) is None
     assert hash_only_selector(deal("e", sha256=sha, url_prefix="https://example.org/")) is None
     assert hash_only_selector(reservation("f", domain="example.org")) is None
+
+
+# A valid value for every selector a match or a work may carry besides its sha256. A contract
+# that gains a field fails the two tests below until the field is listed (and so checked).
+OTHER_SELECTORS: dict[str, object] = {
+    "url_prefix": "https://example.org/",
+    "domain": "example.org",
+    "md5": "0" * 32,
+    "identifier": "doi:10.1000/182",
+}
+WORK_SELECTORS: dict[str, object] = {
+    "md5": "0" * 32,
+    "isbn": "9780306406157",
+    "isrc": "USRC17607839",
+    "iswc": "T-034.524.680-1",
+    "doi": "10.1000/182",
+    "creator_ids": ["orcid:0000-0002-1825-0097"],
+}
+WORK_NOT_SELECTORS = {"kind", "id", "holder", "license", "evidence_sha256", "sha256"}
+
+
+def test_any_match_selector_beside_the_hash_keeps_the_record_everywhere() -> None:
+    for name in Match.model_fields:
+        if name == "sha256":
+            continue
+        assert name in OTHER_SELECTORS, f"new Match field {name!r}: add a value to OTHER_SELECTORS"
+        for make in (reservation, deal):
+            record = make("r", sha256=SHAS[0], **{name: OTHER_SELECTORS[name]})  # type: ignore[arg-type]
+            assert hash_only_selector(record) is None, (make.__name__, name)
+
+
+def test_any_work_field_that_could_match_beside_the_hash_keeps_the_work_everywhere() -> None:
+    for name in Work.model_fields:
+        if name in WORK_NOT_SELECTORS:
+            continue
+        assert name in WORK_SELECTORS, f"new Work field {name!r}: add a value to WORK_SELECTORS"
+        known = Work.model_validate(
+            {"id": "w", "holder": "h", "sha256": SHAS[0], "license": "CC0-1.0", name: WORK_SELECTORS[name]}
+        )
+        assert hash_only_selector(known) is None, name
+    assert hash_only_selector(Work(id="w", holder="h", md5="0" * 32, license="CC0-1.0")) is None
+    evidence = Work(id="w", holder="h", sha256=SHAS[0], license="CC0-1.0", evidence_sha256=SHAS[1])
+    assert hash_only_selector(evidence) == SHAS[0]
 
 
 def test_the_key_is_the_hash_as_ingest_spells_it() -> None:

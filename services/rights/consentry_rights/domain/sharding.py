@@ -28,10 +28,14 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Final
+
+from pydantic import BaseModel
 
 from consentry_shared.contracts.v1 import Deal, Holder, Reservation, Work
 
 __all__ = [
+    "DigestSet",
     "Partitioner",
     "RegistryShard",
     "ShardedRecords",
@@ -51,23 +55,33 @@ def item_key(sha256: str) -> bytes:
     return sha256.lower().encode("ascii")
 
 
+# Fields of a work that say nothing about which items it covers. Any other field that is set (md5,
+# an identifier, a creator id, whatever a later contract adds) may match items keyed by anything,
+# so such a work is kept everywhere: a field nobody listed here errs on the safe side.
+_WORK_NOT_SELECTORS: Final = frozenset({"kind", "id", "holder", "license", "evidence_sha256", "sha256"})
+
+
+def _unset(model: BaseModel, keep: frozenset[str]) -> bool:
+    """Whether every field of ``model`` outside ``keep`` is unset (None or empty)."""
+    return all(
+        getattr(model, name) in (None, "", [], ()) for name in type(model).model_fields if name not in keep
+    )
+
+
+_SHA256_ONLY: Final = frozenset({"sha256"})
+
+
 def hash_only_selector(record: Reservation | Deal | Work | Holder) -> str | None:
     """The one sha256 through which ``record`` can match an item, or ``None`` when it can also
-    match by something else (a domain, URL prefix, md5 or identifier) and so may be needed on any
-    partition."""
+    match by something else (a domain, URL prefix, md5, identifier -- any selector but the
+    sha256, including ones added later) and so may be needed on any partition."""
     if isinstance(record, Work):
-        if record.sha256 is None or record.md5 is not None or record.identifiers:
+        if record.sha256 is None or not _unset(record, _WORK_NOT_SELECTORS):
             return None
         return record.sha256.lower()
     if isinstance(record, Reservation | Deal):
         match = record.match
-        if (
-            match.sha256 is not None
-            and match.domain is None
-            and match.url_prefix is None
-            and match.md5 is None
-            and match.identifier is None
-        ):
+        if match.sha256 is not None and _unset(match, _SHA256_ONLY):
             return match.sha256.lower()
     return None
 
