@@ -13,6 +13,7 @@ from .errors import IngestDomainError, InvalidURLError, ParserClosedError, Unsup
 from .items import ITEM_EVENT_NAMESPACE, item_event_id, manifest_id_for, to_event
 from .manifest import (
     EVIDENCE_FIELDS,
+    IDENTIFIER_FIELDS,
     ITEM_FIELDS,
     MAX_EVIDENCE_CHARS,
     MAX_ID_CHARS,
@@ -30,6 +31,7 @@ from .policy import MAX_REPORTED_ERRORS, ManifestErrors
 
 __all__ = [
     "EVIDENCE_FIELDS",
+    "IDENTIFIER_FIELDS",
     "ITEM_EVENT_NAMESPACE",
     "ITEM_FIELDS",
     "MAX_EVIDENCE_CHARS",
