@@ -195,8 +195,8 @@ class RegistryStore(abc.ABC):
 
     @abc.abstractmethod
     async def decided_items(self, selectors: Selectors) -> list[DecidedItem]:
-        """Every remembered item that any of ``selectors`` matches (hash, domain or subdomain,
-        URL prefix)."""
+        """Every remembered item that any of ``selectors`` matches (sha256, md5, identifier,
+        domain or subdomain, URL prefix): exactly :meth:`Selectors.covers`."""
 
     @abc.abstractmethod
     async def ping(self) -> None:
