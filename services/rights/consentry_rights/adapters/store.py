@@ -196,7 +196,8 @@ class RegistryStore(abc.ABC):
     @abc.abstractmethod
     async def decided_items(self, selectors: Selectors) -> list[DecidedItem]:
         """Every remembered item that any of ``selectors`` matches (sha256, md5, identifier,
-        domain or subdomain, URL prefix): exactly :meth:`Selectors.covers`."""
+        domain or subdomain, URL prefix), as :meth:`Selectors.covers` says; more may come back
+        (SQLite's LIKE ignores case), never less: re-deciding an extra item costs only time."""
 
     @abc.abstractmethod
     async def ping(self) -> None:
