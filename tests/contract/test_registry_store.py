@@ -178,6 +178,23 @@ async def test_decided_items_are_found_by_md5_and_identifier(store: RegistryStor
     ) == {"i4"}
     assert await found(Selectors(md5=frozenset({"cd" * 16}), identifiers=frozenset({"doi:10.2/y"}))) == set()
 
+    # A direct items.v1 producer's spelling, kept as consumed: an ISBN-10 with hyphens, a DOI
+    # behind a resolver in upper case. The item is still found by the canonical identifiers.
+    direct = ItemEvent.model_validate(
+        {
+            **item(5, "https://shelf.example/5").model_dump(mode="json"),
+            "identifiers": ["isbn:0-8044-2957-X", "doi:https://doi.org/10.5/ABC"],
+        }
+    )
+    raw_direct = direct.model_dump_json(exclude_none=True)
+    raw_direct = raw_direct.replace("isbn:9780804429573", "isbn:0-8044-2957-X")
+    raw_direct = raw_direct.replace("doi:10.5/abc", "doi:https://doi.org/10.5/ABC")
+    await store.remember_decisions(
+        [DecidedItem(direct, Verdict.CONSENT, "d-direct", raw=raw_direct.encode())]
+    )
+    assert await found(Selectors(identifiers=frozenset({"isbn:9780804429573"}))) == {"i5"}
+    assert await found(Selectors(identifiers=frozenset({"doi:10.5/abc"}))) == {"i5"}
+
 
 async def test_new_record_kinds_and_fields_round_trip(store: RegistryStore) -> None:
     records = [

@@ -642,12 +642,21 @@ class SqlRegistryStore(RegistryStore):
         for prefix in sorted(selectors.url_prefixes):
             conditions.append(_decided.c.url.like(f"{_escape_like(prefix)}%", escape="\\"))
         # md5s and identifiers have no column: the stored item JSON is searched for them (a scan,
-        # acceptable for a registry change), and the rows found are checked exactly below.
-        # Both are ASCII and normalised on items.v1; lower() makes the search case-blind.
+        # acceptable for a registry change), and the rows found are checked exactly below. The
+        # JSON is stored as consumed, so it may spell them as its producer did (ingest writes the
+        # canonical form; a direct items.v1 producer may not): an md5 differs only in case and a
+        # DOI by case and a resolver prefix, but an ISBN, ISRC or ISWC may be hyphenated or an
+        # ISBN-10, so for those every item that carries identifiers at all is a candidate.
         identity = sorted(selectors.md5 | selectors.identifiers)
         lowered = func.lower(_decided.c.item)
+        patterns: set[str] = set()
         for value in identity:
-            conditions.append(lowered.like(f"%{_escape_like(value.lower())}%", escape="\\"))
+            if value in selectors.md5 or value.startswith("doi:"):
+                patterns.add(f"%{_escape_like(value.lower().removeprefix('doi:'))}%")
+            else:
+                patterns.add('%"identifiers"%')
+        for pattern in sorted(patterns):
+            conditions.append(lowered.like(pattern, escape="\\"))
         if not conditions:
             return []
         async with self._engine.connect() as conn:
