@@ -9,11 +9,12 @@ and ``write_export``), then measures, best of two:
 - ``verify_export`` alone: signature, every entry re-hashed against its tile, every tile level,
   the root (what the library checks), one process;
 - ``consentry ledger verify``: the above plus, per entry, the ledger schema, the RFC 8785 form,
-  the index and per-partition offsets (what the CLI runs; ``verify_log``), step by step:
-  the model path alone in one process (``LedgerEntry.model_validate_json`` and the written form:
-  what verify did before), the fast path in one process (a compiled validator straight from the
-  bytes, canonical form by writing the values back), and the fast path over ranges of bundles in
-  one worker process per CPU (the default).
+  the index and per-partition offsets (what the CLI runs; ``verify_log``), step by step, in one
+  process: the model path alone (``LedgerEntry.model_validate_json`` and the written form),
+  the previous fast path (a pydantic-core validator translated from the model's schema, the
+  values written back with ``to_json``; the reference for issue 4), the msgspec path (a bundle
+  decoded into struct mirrors and written back, in C); then the msgspec path over ranges of
+  bundles in one worker process per CPU (the default).
 
 Each line also gives the CPU time per entry (this process and its workers): on a shared machine
 the wall-clock rate depends on what else runs, the CPU time much less.
@@ -32,14 +33,80 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from pydantic_core import SchemaValidator, core_schema, to_json
 
 import consentry.ledger_tools
-from consentry.ledger_tools import verify_log
+from consentry.ledger_tools import _EntryChecker, verify_log
 from consentry_ledger.domain import sequence_batch
+from consentry_shared.contracts.v1 import LedgerEntry
 from consentry_shared.tlog import CompactRange, verify_export, write_export
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_ledger_append import ORIGIN, SIGNER, batches, decisions
+
+
+class ModelPath(_EntryChecker):
+    """Every entry through the pydantic model (what verify did first)."""
+
+    def __call__(self, index: int, leaf: bytes) -> str | None:
+        return self._checked(index, leaf)
+
+    def check_entries(self, first: int, leaves: list[bytes]) -> tuple[int, str] | None:
+        for position, leaf in enumerate(leaves):
+            if (problem := self(first + position, leaf)) is not None:
+                return first + position, problem
+        return None
+
+
+_SAFE = 2**53 - 1
+
+
+def pydantic_core_schema(schema: Any) -> Any:
+    """The previous fast path's schema: LedgerEntry's, models as key-sorted typed dicts (no
+    nulls, no unknown keys), enums as literals, integers up to 2**53 - 1 (enough for the
+    current contract; the real translation refused anything it did not know)."""
+    kind = schema["type"]
+    if kind == "model":
+        fields = schema["schema"]["fields"]
+        typed = {}
+        for name in sorted(fields):
+            inner, required = fields[name]["schema"], True
+            if inner["type"] == "default":
+                inner, required = inner["schema"], False
+            if inner["type"] == "nullable":
+                inner = inner["schema"]
+            typed[name] = core_schema.typed_dict_field(pydantic_core_schema(inner), required=required)
+        return core_schema.typed_dict_schema(typed, extra_behavior="forbid")
+    if kind == "list":
+        return {**schema, "items_schema": pydantic_core_schema(schema["items_schema"])}
+    if kind == "enum":
+        return core_schema.literal_schema([member.value for member in schema["members"]])
+    if kind == "int":
+        return {**schema, "le": min(schema.get("le", _SAFE), _SAFE)}
+    return schema
+
+
+_PYDANTIC_CORE = SchemaValidator(
+    pydantic_core_schema(LedgerEntry.__pydantic_core_schema__), {"cache_strings": "keys"}
+)
+
+
+class PydanticCorePath(ModelPath):
+    """The previous fast path: validate into plain values, accept if ``to_json`` of them is the leaf."""
+
+    def __call__(self, index: int, leaf: bytes) -> str | None:
+        try:
+            values = _PYDANTIC_CORE.validate_json(leaf)
+            fast = to_json(values) == leaf
+        except Exception:
+            fast = False
+        if not fast:
+            return self._checked(index, leaf)
+        if values["index"] != index:
+            return f"carries index {values['index']} at position {index}"
+        return self._follow(values["topic"], values["partition"], values["offset"])
 
 
 def cpu_seconds() -> float:
@@ -96,13 +163,14 @@ def main() -> None:
 
             return run
 
-        fast = consentry.ledger_tools._FAST
-        consentry.ledger_tools._FAST = None  # every entry through the model, as before
-        try:
-            best("verify, model path, 1 process", n, cli(1))
-        finally:
-            consentry.ledger_tools._FAST = fast
-        best("verify, fast path, 1 process", n, cli(1))
+        references = (("model path", ModelPath), ("previous fast path (pydantic-core)", PydanticCorePath))
+        for label, checker in references:
+            consentry.ledger_tools._EntryChecker = checker  # type: ignore[misc]
+            try:
+                best(f"verify, {label}, 1 process", n, cli(1))
+            finally:
+                consentry.ledger_tools._EntryChecker = _EntryChecker  # type: ignore[misc]
+        best("verify, msgspec path, 1 process", n, cli(1))
         best(f"consentry ledger verify ({os.cpu_count()} processes)", n, cli(None), 500_000)
 
 

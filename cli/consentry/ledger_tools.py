@@ -13,15 +13,17 @@ import os
 import tempfile
 from dataclasses import dataclass
 from enum import Enum
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import PydanticSerializationError, SchemaValidator, core_schema, to_json
+from pydantic_core import PydanticSerializationError, to_json
 
 from consentry.client import ConsentryClient, ConsentryError
 from consentry_shared.contracts.v1 import Evidence, LedgerEntry
 from consentry_shared.tlog import TlogError, VerificationError, canonical_json, verify_export, write_export
+from consentry_shared.tlog.ledger_leaf import canonical_leaf, canonical_leaves, indexes
 
 
 class VerifyUsageError(Exception):
@@ -49,6 +51,7 @@ def export_log(client: ConsentryClient, directory: Path) -> str:
 _ENTRY_KEYS = tuple(sorted(LedgerEntry.model_fields))
 _EVIDENCE_KEYS = tuple(sorted(Evidence.model_fields))
 _MAX_SAFE_INT = 2**53 - 1
+_source = attrgetter("topic", "partition", "offset")
 
 
 def _written_form(entry: LedgerEntry) -> bytes | None:
@@ -76,80 +79,14 @@ def _written_form(entry: LedgerEntry) -> bytes | None:
         return None
 
 
-# Schema types the fast path may copy from LedgerEntry's schema as they are: validating them
-# gives the same values as the model does, and pydantic-core writes those values back in the
-# form the ledger wrote (a float would not be RFC 8785: it is not here, so it is refused).
-_PLAIN_TYPES = frozenset({"str", "bool", "datetime", "literal"})
-
-
-def _fast_schema(schema: Any) -> Any:
-    """A pydantic-core schema that accepts only leaves LedgerEntry accepts *and* whose values,
-    written back by ``to_json``, are the ledger's written form; ``None`` if LedgerEntry's schema
-    holds anything this translation does not know (then every entry takes the model path).
-
-    Models become typed dicts with their keys in RFC 8785 order, unknown keys forbidden; an
-    optional field may be absent but not ``null`` (the ledger leaves nulls out); enums become
-    the literal set of their values; integers must be at most 2**53 - 1. Every change makes the
-    schema stricter than the model's, never looser: a leaf it refuses goes to the model path,
-    which has the last word.
-    """
-    kind = schema.get("type")
-    if kind == "model":
-        fields = schema.get("schema", {})
-        if fields.get("type") != "model-fields" or fields.get("computed_fields"):
-            return None
-        if set(schema.get("config", {})) - {"extra_fields_behavior", "title"}:
-            return None
-        if schema.get("custom_init") or schema.get("root_model") or schema.get("post_init"):
-            return None
-        typed: dict[str, Any] = {}
-        for name in sorted(fields["fields"]):
-            inner = fields["fields"][name]["schema"]
-            required = True
-            if inner["type"] == "default":
-                required, inner = False, inner["schema"]
-            if inner["type"] == "nullable":
-                inner = inner["schema"]
-            converted = _fast_schema(inner)
-            if converted is None:
-                return None
-            typed[name] = core_schema.typed_dict_field(converted, required=required)
-        return core_schema.typed_dict_schema(typed, extra_behavior="forbid")
-    if kind == "list":
-        items = _fast_schema(schema["items_schema"])
-        return None if items is None else {**schema, "items_schema": items}
-    if kind == "enum" and schema.get("sub_type") == "str":
-        return core_schema.literal_schema([member.value for member in schema["members"]])
-    if kind == "int":
-        return {**schema, "le": min(schema.get("le", _MAX_SAFE_INT), _MAX_SAFE_INT)}
-    if kind == "function-after" and schema["function"]["type"] == "no-info":
-        # A field validator (the same function on the same value); not a model validator,
-        # which would be handed a dict instead of the model.
-        if schema["schema"].get("type") not in _PLAIN_TYPES:
-            return None
-        return schema
-    if kind in _PLAIN_TYPES:
-        return schema
-    return None
-
-
-def _fast_validator() -> SchemaValidator | None:
-    schema = _fast_schema(LedgerEntry.__pydantic_core_schema__)
-    # Caching the strings of values costs a look-up each and never hits (ids, URLs): keys only.
-    return None if schema is None else SchemaValidator(schema, {"cache_strings": "keys"})
-
-
-_FAST = _fast_validator()
-
-
 class _EntryChecker:
     """Checks each leaf is a canonical, schema-valid entry at its own index, with per-partition
     source offsets strictly increasing.
 
-    Two paths, one verdict. The fast one validates the leaf with :data:`_FAST` straight into
-    plain values in key order and accepts it if ``to_json`` of them gives back the leaf byte for
-    byte (then the leaf is the entry's written form, hence canonical, and valid for the model).
-    Anything else takes the model path, which decides and words the message (``_checked``).
+    Two paths, one verdict. The fast one (:mod:`consentry_shared.tlog.ledger_leaf`) decodes the
+    leaf with msgspec into a mirror of the model and accepts it if writing that back gives the
+    leaf byte for byte (then the leaf is the canonical form of a valid entry). Anything else
+    takes the model path, which decides and words the message (``_checked``).
     """
 
     def __init__(self) -> None:
@@ -157,17 +94,34 @@ class _EntryChecker:
         self._first_offset: dict[tuple[str, int], int] = {}
 
     def __call__(self, index: int, leaf: bytes) -> str | None:
-        if _FAST is not None:
-            try:
-                values = _FAST.validate_json(leaf)
-                fast = to_json(values) == leaf
-            except Exception:  # whatever the fast path cannot settle, the model path does
-                fast = False
-            if fast:
-                if values["index"] != index:
-                    return f"carries index {values['index']} at position {index}"
-                return self._follow(values["topic"], values["partition"], values["offset"])
-        return self._checked(index, leaf)
+        value = canonical_leaf(leaf)
+        if value is None:
+            return self._checked(index, leaf)
+        if value.index != index:
+            return f"carries index {value.index} at position {index}"
+        return self._follow(value.topic, value.partition, value.offset)
+
+    def check_entries(self, first: int, leaves: list[bytes]) -> tuple[int, str] | None:
+        """A bundle at once (BundleEntryCheck): decoded and compared in C, offsets in one loop;
+        if any entry is not plainly fine, entry by entry through ``__call__``."""
+        values = canonical_leaves(leaves)
+        if values is None or indexes(values) != list(range(first, first + len(leaves))):
+            for position, leaf in enumerate(leaves):
+                problem = self(first + position, leaf)
+                if problem is not None:
+                    return first + position, problem
+            return None
+        last_offset, first_offset = self._last_offset, self._first_offset
+        for position, (topic, partition, offset) in enumerate(map(_source, values)):
+            key = (topic, partition)
+            previous = last_offset.get(key)
+            if previous is None:
+                first_offset[key] = offset
+            elif offset <= previous:
+                problem = f"source offset {offset} of {topic}/{partition} is not after {previous}"
+                return first + position, problem
+            last_offset[key] = offset
+        return None
 
     def _checked(self, index: int, leaf: bytes) -> str | None:
         try:

@@ -44,7 +44,7 @@ from consentry_shared.tlog.tiles import (
     tile_path,
 )
 
-__all__ = ["EntryCheck", "SplittableEntryCheck", "VerifyReport", "verify_export"]
+__all__ = ["BundleEntryCheck", "EntryCheck", "SplittableEntryCheck", "VerifyReport", "verify_export"]
 
 EntryCheck = Callable[[int, bytes], "str | None"]
 """``entry_check(index, leaf_bytes)`` returns an error message, or ``None`` if the entry is fine."""
@@ -78,6 +78,21 @@ class SplittableEntryCheck(Protocol):
         """Take in the ``summary`` of the range that comes right after everything this check has
         seen; ``False`` if that range, checked apart, breaks a rule across the seam, and then
         the check MUST be left as it was (the range is checked again, entry by entry)."""
+
+
+@runtime_checkable
+class BundleEntryCheck(Protocol):
+    """An entry check that can also take a whole bundle at once (one call, not 256).
+
+    ``check_entries`` MUST give the same verdict, and leave the same state, as calling the check
+    on each entry in order and stopping at the first problem.
+    """
+
+    def __call__(self, index: int, leaf: bytes) -> str | None:
+        """Check entry ``index``."""
+
+    def check_entries(self, first: int, leaves: list[bytes]) -> tuple[int, str] | None:
+        """Check entries ``first, first + 1, ...``: the index and problem of the first bad one."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +144,8 @@ def verify_export(
        e.g. witness cosignatures, are ignored) and a well-formed checkpoint body.
     2. Every entry bundle of the tree is read and decoded, every entry re-hashed and compared
        with its level-0 tile; then ``entry_check(index, leaf_bytes)`` runs on each entry, in
-       index order (the caller validates schema, index contiguity, offsets).
+       index order (the caller validates schema, index contiguity, offsets); a
+       :class:`BundleEntryCheck` is handed each bundle at once instead.
     3. Tiles of every higher level (full and the checkpoint size's partial ones) are compared
        with the hashes rebuilt from below, and the rebuilt root with the checkpoint's.
     4. If ``since`` (a checkpoint note saved from an earlier verification) is given: it must be
@@ -307,7 +323,12 @@ def _verify_bundle(
             f"{stored[position * HASH_SIZE : (position + 1) * HASH_SIZE].hex()}",
             start + position,
         )
-    if entry_check is not None:
+    if isinstance(entry_check, BundleEntryCheck):
+        found = entry_check.check_entries(start, entries)
+        if found is not None:
+            bad, message = found
+            raise VerificationError("entry-invalid", f"entry {bad}: {message}", bad)
+    elif entry_check is not None:
         for position, entry in enumerate(entries):
             problem = entry_check(start + position, entry)
             if problem is not None:
