@@ -1,9 +1,10 @@
 """The fast paths of ``consentry ledger verify`` find what the slow ones find, at the same entry.
 
-Two fast paths: the per-entry check validates straight from the leaf bytes into plain values
-(no model) and proves canonical form by writing them back; and ranges of the export are checked
-in worker processes. Both may only say "all good" faster: whatever they reject is decided and
-named by the sequential, model-based pass. These tests tamper with bytes and compare.
+Two fast paths: the per-entry check decodes the leaf bytes with msgspec into a mirror of the
+model and proves canonical form by writing it back (a whole bundle at once when all of it is
+fine); and ranges of the export are checked in worker processes. Both may only say "all good"
+faster: whatever they reject is decided and named by the sequential, model-based pass. These
+tests tamper with bytes and compare.
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
 
 import pytest
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, ValidationError, model_validator
-from pydantic_core import SchemaValidator
 
 import consentry_shared.tlog.verify as verify_module
-from consentry.ledger_tools import _FAST, _EntryChecker, _fast_schema, verify_log
+from consentry.ledger_tools import _EntryChecker, verify_log
 from consentry_ledger.domain import PositionedDecision, sequence_batch
 from consentry_shared.contracts.v1 import DecisionEvent, Evidence
 from consentry_shared.tlog import (
@@ -78,45 +76,6 @@ def flips(leaf: bytes) -> Iterator[bytes]:
         yield leaf[:position] + replacement + leaf[position + 1 :]
 
 
-def test_the_fast_schema_exists_for_the_current_contract() -> None:
-    # If LedgerEntry grows something the translation does not know, verify stays correct but
-    # loses its speed: this test says so.
-    assert _FAST is not None
-
-
-class WithModelValidator(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    index: int
-
-    @model_validator(mode="after")
-    def index_is_even(self) -> WithModelValidator:
-        if self.index % 2:
-            raise ValueError("odd")
-        return self
-
-
-class WithFloat(BaseModel):
-    weight: float
-
-
-class WithFieldValidator(BaseModel):
-    digest: Annotated[str, AfterValidator(str.lower)]
-    when: AwareDatetime | None = None
-
-
-def test_the_fast_schema_refuses_what_it_cannot_mirror() -> None:
-    # A model validator would be handed a dict; a float has no RFC 8785 form pydantic writes.
-    assert _fast_schema(WithModelValidator.__pydantic_core_schema__) is None
-    assert _fast_schema(WithFloat.__pydantic_core_schema__) is None
-    # A field validator runs on the same value either way: kept (and stricter: no null).
-    fast = _fast_schema(WithFieldValidator.__pydantic_core_schema__)
-    assert fast is not None
-    validator = SchemaValidator(fast)
-    assert validator.validate_json(b'{"digest":"AB"}') == {"digest": "ab"}
-    with pytest.raises(ValidationError):
-        validator.validate_json(b'{"digest":"ab","when":null}')
-
-
 def test_fast_and_model_paths_agree_on_every_single_byte_change() -> None:
     leaf = LEAVES[3]  # evidence with every optional field, sha256 and a licence set
     fast_accepted = 0
@@ -125,8 +84,21 @@ def test_fast_and_model_paths_agree_on_every_single_byte_change() -> None:
         model = _EntryChecker()._checked(3, tampered)
         assert fast == model, tampered
         fast_accepted += fast is None
+        # The whole-bundle path names the same entry with the same words.
+        bundle = [*LEAVES[:3], tampered, *LEAVES[4:8]]
+        expected = model_verdict(bundle)
+        assert _EntryChecker().check_entries(0, bundle) == expected
     # Some flips keep a valid, canonical entry (a digit of an id, a letter of a URL).
     assert 0 < fast_accepted < len(leaf)
+
+
+def model_verdict(bundle: list[bytes]) -> tuple[int, str] | None:
+    """The model path over a bundle of entries 0, 1, ...: the first bad one and its problem."""
+    checker = _EntryChecker()
+    for index, leaf in enumerate(bundle):
+        if (problem := checker._checked(index, leaf)) is not None:
+            return index, problem
+    return None
 
 
 def test_fast_path_accepts_the_ledgers_own_leaves_without_the_model(
@@ -138,6 +110,9 @@ def test_fast_path_accepts_the_ledgers_own_leaves_without_the_model(
     monkeypatch.setattr(_EntryChecker, "_checked", no_model)
     checker = _EntryChecker()
     assert all(checker(i, leaf) is None for i, leaf in enumerate(LEAVES))
+    bundles = _EntryChecker()
+    assert all(bundles.check_entries(i, LEAVES[i : i + 256]) is None for i in range(0, SIZE, 256))
+    assert bundles.summary() == checker.summary()
 
 
 @pytest.fixture
