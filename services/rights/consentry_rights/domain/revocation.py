@@ -5,17 +5,20 @@ items decided before it. :func:`selectors_of` says which stored items a change m
 sha256, md5, work identifier, domain and URL prefix: the same selectors the records match on; a
 work by all its hashes and identifiers); :func:`redecide` decides
 such an item again and, only when the verdict flips, returns the new decision with its first
-reason saying which way: ``consent-revoked`` or ``consent-granted``.
+reason saying which way: ``consent-revoked`` or ``consent-granted``. :func:`redecide_batch` does
+the same for many items through :func:`~.batch.decide_batch` (one change can touch 100,000
+earlier decisions; the batch path shares the work their common matches and licences make).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from consentry_shared.contracts.v1 import Deal, Holder, ItemEvent, Match, Reservation, Verdict, Work
 
+from .batch import decide_batch
 from .decide import Decision, Policy, decide
 from .registry import RegistryView, normalise_url
 
@@ -91,7 +94,23 @@ def redecide(
     An item that was not consented before and still is not (violation <-> unknown) does not
     flip: only the line between consent and no consent is news for the ledger.
     """
-    decision = decide(item, registry, policy, at)
+    return _flipped(previous, decide(item, registry, policy, at))
+
+
+def redecide_batch(
+    candidates: Sequence[tuple[ItemEvent, Verdict]], registry: RegistryView, policy: Policy, at: datetime
+) -> list[Decision | None]:
+    """``[redecide(item, previous, registry, policy, at) for item, previous in candidates]``,
+    the items decided together by :func:`~.batch.decide_batch` (which gives exactly the
+    decisions :func:`~.decide.decide` gives, at a fraction of the cost)."""
+    decisions = decide_batch([item for item, _ in candidates], registry, policy, at)
+    return [
+        _flipped(previous, decision) for (_, previous), decision in zip(candidates, decisions, strict=True)
+    ]
+
+
+def _flipped(previous: Verdict, decision: Decision) -> Decision | None:
+    """``decision`` with its flip as first reason if it crosses the consent line, else None."""
     was_consent = previous == Verdict.CONSENT
     is_consent = decision.verdict == Verdict.CONSENT
     if was_consent == is_consent:
