@@ -3,8 +3,11 @@ holding its share (default 3 of 6), with N hash-keyed reservations (default 1,00
 
 Each configuration runs in a child process of its own, doing what the rights service does on a
 rebalance: the registry arrives in pages of 5,000 JSON bodies (as the store keeps them), each
-record is parsed and handed to ``ShardedRecordsBuilder``, which keeps the share's records and
-only the hash of the others, and the service's ``build_view`` indexes what was kept. tracemalloc
+record is parsed and handed to the service's ``ViewBuilder``, which keeps the share's hash-only
+reservations in ``CompactReservations`` (about 90 bytes each) and only the hash of the others,
+and indexes the rest. The reference in the same run, ``plain``: the same whole registry with
+every record held as a pydantic object (``ViewBuilder(compact=False)``, the service before the
+compact store was wired in). tracemalloc
 counts the bytes still allocated afterwards (what the view holds: records, indexes, left-out
 hashes) and the peak during the rebuild; VmRSS and VmHWM are printed too. ``--snapshot`` parses
 the whole registry into one list first and filters it afterwards (how an unsharded instance
@@ -34,13 +37,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from consentry_rights.domain.batch import decide_batch
-from consentry_rights.domain.sharding import (
-    RegistryShard,
-    ShardedRecords,
-    ShardedRecordsBuilder,
-    shard_records,
-)
-from consentry_rights.service import build_view
+from consentry_rights.domain.sharding import RegistryShard, ShardedRecords
+from consentry_rights.service import ViewBuilder
 from consentry_rights.settings import RightsSettings
 from consentry_shared.contracts.v1 import ItemEvent, registry_record_adapter
 from consentry_shared.kafka import partition_for
@@ -78,27 +76,29 @@ def proc_status() -> dict[str, int]:
     return found
 
 
-def child(count: int, partitions: int, held: int, *, traced: bool, snapshot: bool) -> dict[str, Any]:
+def child(
+    count: int, partitions: int, held: int, *, traced: bool, snapshot: bool, compact: bool
+) -> dict[str, Any]:
     share = RegistryShard(partitions, frozenset(range(held)), partition_for)
     gc.collect()
     rss_before = proc_status()["VmRSS"]
     if traced:
         tracemalloc.start()
     t0 = time.perf_counter()
+    builder = ViewBuilder(share, compact=compact)
     if snapshot:
         records = [registry_record_adapter.validate_json(record_json(n)) for n in range(count)]
-        kept = shard_records(records, share)
+        for record in records:
+            builder.add(record)
         del records
     else:
-        builder = ShardedRecordsBuilder(share)
         for start in range(0, count, PAGE):
             page = [record_json(n) for n in range(start, min(count, start + PAGE))]
             for body in page:
                 builder.add(registry_record_adapter.validate_json(body))
-        kept = builder.build()
     parsed = time.perf_counter() - t0
     t1 = time.perf_counter()
-    view = build_view(1, kept.records)
+    view, kept = builder.build(1)
     rebuild = time.perf_counter() - t1
     gc.collect()
     held_bytes, peak_bytes = tracemalloc.get_traced_memory() if traced else (0, 0)
@@ -107,6 +107,8 @@ def child(count: int, partitions: int, held: int, *, traced: bool, snapshot: boo
     status = proc_status()
     result: dict[str, Any] = {
         "held": held,
+        "compact": compact,
+        "held_compactly": builder.held_compactly,
         "records": len(view),
         "hash_keyed": kept.hash_keyed_kept,
         "left_out": kept.hash_keyed_left_out,
@@ -182,6 +184,7 @@ def main() -> None:
         "--snapshot", action="store_true", help="read the whole registry into one list, then filter"
     )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         print(
@@ -192,12 +195,13 @@ def main() -> None:
                     args.child,
                     traced=not args.untraced,
                     snapshot=args.snapshot,
+                    compact=not args.plain,
                 )
             )
         )
         return
     runs = []
-    for held in (args.partitions, args.held):
+    for held, plain in ((args.partitions, True), (args.partitions, False), (args.held, False)):
         out = subprocess.run(
             [
                 sys.executable,
@@ -210,6 +214,7 @@ def main() -> None:
                 str(held),
                 *(["--untraced"] if args.untraced else []),
                 *(["--snapshot"] if args.snapshot else []),
+                *(["--plain"] if plain else []),
             ],
             check=True,
             capture_output=True,
@@ -223,8 +228,9 @@ def main() -> None:
         f"items.v1 of {args.partitions} partitions"
     )
     for run in runs:
+        form = "plain (reference)" if not run["compact"] else f"compact ({run['held_compactly']:,} compactly)"
         print(
-            f"  holding {run['held']} of {args.partitions}: {run['records']:>9,} records "
+            f"  holding {run['held']} of {args.partitions}, {form}: {run['records']:>9,} records "
             f"({run['left_out']:,} left out, their hashes in {run['left_out_set_bytes'] / mib:.1f} MiB)"
         )
         traced = "" if args.untraced else f"view holds {run['view_bytes'] / mib:.1f} MiB (tracemalloc), "
@@ -232,9 +238,13 @@ def main() -> None:
         print(f"    {traced}RSS +{run['rss_delta'] / mib:.0f} MiB, VmHWM {run['hwm'] / mib:.0f} MiB")
         clock = "no tracemalloc" if args.untraced else "under tracemalloc"
         print(f"    {clock}: parse + shard {run['parse_s']:.1f} s, index {run['rebuild_s']:.1f} s")
-    whole, part = runs
+    plain_run, whole, part = runs
     if not args.untraced:
-        print(f"  share / whole, bytes held: {part['view_bytes'] / whole['view_bytes']:.3f}")
+        print(
+            f"  compact / plain, whole registry, bytes held: {whole['view_bytes'] / plain_run['view_bytes']:.3f}"
+        )
+        print(f"  share / whole (compact), bytes held: {part['view_bytes'] / whole['view_bytes']:.3f}")
+    print(f"  compact / plain, whole registry, RSS growth: {whole['rss_delta'] / plain_run['rss_delta']:.3f}")
     print(
         f"  per item, same run, {part['items']:,} items of held partitions: check {part['check_us']:.2f} us "
         f"(murmur2 of the key instead: {part['murmur_us']:.2f} us); decide_batch {part['decide_us']:.2f} us"
