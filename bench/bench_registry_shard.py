@@ -240,9 +240,8 @@ def main() -> None:
         print(f"    {clock}: parse + shard {run['parse_s']:.1f} s, index {run['rebuild_s']:.1f} s")
     plain_run, whole, part = runs
     if not args.untraced:
-        print(
-            f"  compact / plain, whole registry, bytes held: {whole['view_bytes'] / plain_run['view_bytes']:.3f}"
-        )
+        ratio = whole["view_bytes"] / plain_run["view_bytes"]
+        print(f"  compact / plain, whole registry, bytes held: {ratio:.3f}")
         print(f"  share / whole (compact), bytes held: {part['view_bytes'] / whole['view_bytes']:.3f}")
     print(f"  compact / plain, whole registry, RSS growth: {whole['rss_delta'] / plain_run['rss_delta']:.3f}")
     print(
