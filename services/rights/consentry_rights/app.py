@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from consentry_rights.adapters.fetcher import SignalFetcher
 from consentry_rights.adapters.http import registry_router
 from consentry_rights.adapters.store import RegistryStore, SqlRegistryStore
+from consentry_rights.domain.web_signals import ParsedDocuments
 from consentry_rights.service import RightsService
 from consentry_rights.settings import RightsSettings
 from consentry_shared import topics
@@ -102,7 +103,15 @@ def build(
     policy = settings.policy()
     if fetcher is None and settings.fetch_signals:
         fetcher = SignalFetcher(settings.fetcher_config())
-    service = RightsService(store, publisher, policy, topic_of=settings.topic, tracer=tracer, fetcher=fetcher)
+    service = RightsService(
+        store,
+        publisher,
+        policy,
+        topic_of=settings.topic,
+        tracer=tracer,
+        fetcher=fetcher,
+        documents=ParsedDocuments(settings.signal_documents),
+    )
 
     share = _RegistryShareListener(service, settings.topic(topics.ITEMS)) if settings.shard_registry else None
     subscriber = batch_subscriber(

@@ -44,6 +44,7 @@ from consentry_rights.domain.signal_import import (
     record_id_prefix,
     reservations_from_signal_file,
 )
+from consentry_rights.domain.web_signals import DEFAULT_DOCUMENTS, ParsedDocuments
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import (
     Deal,
@@ -173,10 +174,14 @@ class RightsService:
         tracer: trace.Tracer,
         fetcher: SignalFetcher | None = None,
         compact_registry: bool = True,
+        documents: ParsedDocuments | None = None,
     ) -> None:
         """``compact_registry=False`` holds hash-only reservations as ordinary records (the
-        reference the compact view is tested against; it costs about 20 times the memory)."""
+        reference the compact view is tested against; it costs about 20 times the memory).
+        ``documents`` keeps parsed origin files between batches (default: the engine's shared,
+        small one; the app sizes its own by ``CONSENTRY_RIGHTS_SIGNAL_DOCUMENTS``)."""
         self._compact_registry = compact_registry
+        self._documents = DEFAULT_DOCUMENTS if documents is None else documents
         self._store = store
         self._fetcher = fetcher
         self._publisher = publisher
@@ -192,6 +197,12 @@ class RightsService:
         self._sharded = ShardedRecords([], 0, 0)
         self._reload_lock = asyncio.Lock()
         self.last_reevaluation: tuple[int, int] = (0, 0)
+
+    @property
+    def documents(self) -> ParsedDocuments:
+        """The parsed origin files kept between batches (its ``hits`` and ``misses`` say how
+        often the evidence path found its origin's files already parsed)."""
+        return self._documents
 
     @property
     def registry_version(self) -> int:
@@ -391,7 +402,12 @@ class RightsService:
                 view = await self._view_covering([item for _, item in items], install=True)
                 at = utc_now()
                 decisions = decide_batch(
-                    [item for _, item in items], view, self._policy, at, fetched=captures
+                    [item for _, item in items],
+                    view,
+                    self._policy,
+                    at,
+                    fetched=captures,
+                    documents=self._documents,
                 )
                 for (record, item), decision in zip(items, decisions, strict=True):
                     event = self._event(
@@ -466,7 +482,9 @@ class RightsService:
         at = utc_now()
         out: list[OutRecord] = []
         remembered: list[DecidedItem] = []
-        flips = redecide_batch([(c.item, c.verdict) for c in candidates], view, self._policy, at)
+        flips = redecide_batch(
+            [(c.item, c.verdict) for c in candidates], view, self._policy, at, documents=self._documents
+        )
         for candidate, decision in zip(candidates, flips, strict=True):
             if decision is None:
                 continue

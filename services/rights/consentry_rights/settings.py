@@ -53,6 +53,16 @@ class RightsSettings(ServiceSettings):
     fetch_failure_threshold: int = 3
     fetch_cooldown_s: float = 60.0
     fetch_max_redirects: int = 5
+    signal_documents: int = Field(
+        default=32_768,
+        ge=1,
+        description="Parsed origin files (robots.txt, ai.txt, tdmrep.json, RSL; one entry per file and "
+        "URL) kept between batches, least recently used dropped first. An item carrying evidence "
+        "needs its origin's files parsed: with fewer entries than its origins have files, the "
+        "evidence path parses again. About 5 KB an entry for ordinary files (15 KB an origin with "
+        "all three): the default holds about 10,000 origins in about 160 MiB; a very large "
+        "robots.txt costs more",
+    )
 
     @field_validator("regimes")
     @classmethod

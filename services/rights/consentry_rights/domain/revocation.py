@@ -21,6 +21,7 @@ from consentry_shared.contracts.v1 import Deal, Holder, ItemEvent, Match, Reserv
 from .batch import decide_batch
 from .decide import Decision, Policy, decide
 from .registry import RegistryView, normalise_url
+from .web_signals import DEFAULT_DOCUMENTS, ParsedDocuments
 
 CONSENT_REVOKED = "consent-revoked"
 CONSENT_GRANTED = "consent-granted"
@@ -98,12 +99,17 @@ def redecide(
 
 
 def redecide_batch(
-    candidates: Sequence[tuple[ItemEvent, Verdict]], registry: RegistryView, policy: Policy, at: datetime
+    candidates: Sequence[tuple[ItemEvent, Verdict]],
+    registry: RegistryView,
+    policy: Policy,
+    at: datetime,
+    *,
+    documents: ParsedDocuments = DEFAULT_DOCUMENTS,
 ) -> list[Decision | None]:
     """``[redecide(item, previous, registry, policy, at) for item, previous in candidates]``,
     the items decided together by :func:`~.batch.decide_batch` (which gives exactly the
     decisions :func:`~.decide.decide` gives, at a fraction of the cost)."""
-    decisions = decide_batch([item for item, _ in candidates], registry, policy, at)
+    decisions = decide_batch([item for item, _ in candidates], registry, policy, at, documents=documents)
     return [
         _flipped(previous, decision) for (_, previous), decision in zip(candidates, decisions, strict=True)
     ]
