@@ -325,3 +325,30 @@ def test_the_bundle_check_takes_a_whole_good_bundle_and_nothing_else() -> None:
     # Offsets of partition 0 going back, in the bundle's own loop.
     back = [*leaves[:20], leaves[20].replace(b'"offset":20', b'"offset":2'), *leaves[21:]]
     assert _EntryChecker().check_entries(0, back) == (20, "source offset 2 of t/0 is not after 18")
+
+
+def test_the_bundle_decoder_takes_exactly_what_the_entry_decoder_takes() -> None:
+    """Whole bundles are compared as one joined text: whitespace around a leaf, or a leaf that
+    borrows bytes from its neighbour, must not slip through the joins."""
+    leaves = _valid_leaves(3)
+    first, second = leaves[0], leaves[1]
+    variants = [
+        b" " + first,
+        first + b" ",
+        first + b"\n",
+        first[:-1] + b" }",
+        first[:-1],  # the "}" moved to the next leaf ...
+        b"}" + second,  # ... here
+        first + b"," + second,
+        b"",
+    ]
+    for variant in variants:
+        for position in range(3):
+            bundle = list(leaves)
+            bundle[position] = variant
+            one_by_one = all(canonical_leaf(leaf) is not None for leaf in bundle)
+            assert (canonical_leaves(bundle) is not None) == one_by_one, (position, variant)
+            assert not one_by_one
+    assert canonical_leaves(leaves) is not None
+    # The split leaves of the pair above, together, would be two good entries.
+    assert canonical_leaves([first[:-1], b"}" + second]) is None
