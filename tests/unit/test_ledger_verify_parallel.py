@@ -9,6 +9,7 @@ tests tamper with bytes and compare.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -219,3 +220,28 @@ def test_offsets_going_back_across_a_seam_are_caught(tmp_path: Path, monkeypatch
     assert "is not after 1023" in sequential[2]
     assert parallel_pass(tmp_path, size) == 4  # caught at the seam of the third range, by follows()
     assert outcome(tmp_path, jobs=2) == sequential
+
+
+def replaced_by(new: bytes, old: bytes) -> bytes:
+    return new
+
+
+def test_verify_export_names_the_same_entry_through_the_bundle_check_and_the_model(export: Path) -> None:
+    """End to end through ``verify_export``: the msgspec bundle check (``BundleEntryCheck``) and a
+    plain per-entry check on the model path alone agree on every flip (a sample of positions) of
+    one entry re-hashed into its tile; flips that keep a valid entry surface as a tile mismatch."""
+    index = 1027  # in the middle of bundle 4
+    original = LEAVES[index]
+    codes = set()
+    for position, tampered in list(enumerate(flips(original)))[::13]:
+        rewrite_entry(export, index, functools.partial(replaced_by, tampered))
+        results = []
+        for check in (_EntryChecker(), _EntryChecker()._checked):
+            try:
+                verify_export(export, SIGNER.vkey, entry_check=check)
+            except VerificationError as error:
+                results.append((error.code, error.index, str(error)))
+        assert len(results) == 2 and results[0] == results[1], position
+        codes.add(results[0][0])
+        rewrite_entry(export, index, functools.partial(replaced_by, original))
+    assert codes == {"entry-invalid", "tile-mismatch"}
