@@ -8,6 +8,7 @@ same way, so what the log *serves* is what gets checked.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -23,7 +24,12 @@ from pydantic_core import PydanticSerializationError, to_json
 from consentry.client import ConsentryClient, ConsentryError
 from consentry_shared.contracts.v1 import Evidence, LedgerEntry
 from consentry_shared.tlog import TlogError, VerificationError, canonical_json, verify_export, write_export
-from consentry_shared.tlog.ledger_leaf import canonical_leaf, canonical_leaves, indexes
+from consentry_shared.tlog.ledger_leaf import (
+    MIRRORED_SCHEMA_SHA256,
+    canonical_leaf,
+    canonical_leaves,
+    indexes,
+)
 
 
 class VerifyUsageError(Exception):
@@ -79,6 +85,16 @@ def _written_form(entry: LedgerEntry) -> bytes | None:
         return None
 
 
+def _mirror_is_current() -> bool:
+    """Whether the msgspec mirror was written against this LedgerEntry (see MIRRORED_SCHEMA_SHA256)."""
+    schema = json.dumps(LedgerEntry.model_json_schema(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(schema.encode()).hexdigest() == MIRRORED_SCHEMA_SHA256
+
+
+# Otherwise every entry takes the model path: slower, never looser.
+_MIRROR = _mirror_is_current()
+
+
 class _EntryChecker:
     """Checks each leaf is a canonical, schema-valid entry at its own index, with per-partition
     source offsets strictly increasing.
@@ -94,7 +110,7 @@ class _EntryChecker:
         self._first_offset: dict[tuple[str, int], int] = {}
 
     def __call__(self, index: int, leaf: bytes) -> str | None:
-        value = canonical_leaf(leaf)
+        value = canonical_leaf(leaf) if _MIRROR else None
         if value is None:
             return self._checked(index, leaf)
         if value.index != index:
@@ -104,7 +120,7 @@ class _EntryChecker:
     def check_entries(self, first: int, leaves: list[bytes]) -> tuple[int, str] | None:
         """A bundle at once (BundleEntryCheck): decoded and compared in C, offsets in one loop;
         if any entry is not plainly fine, entry by entry through ``__call__``."""
-        values = canonical_leaves(leaves)
+        values = canonical_leaves(leaves) if _MIRROR else None
         if values is None or indexes(values) != list(range(first, first + len(leaves))):
             for position, leaf in enumerate(leaves):
                 problem = self(first + position, leaf)

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic_core import to_json
 
+from consentry import ledger_tools
 from consentry.ledger_tools import _EntryChecker
 from consentry_shared.contracts.v1 import Evidence, LedgerEntry, Purpose, Verdict
 from consentry_shared.tlog import canonical_json
@@ -352,3 +353,22 @@ def test_the_bundle_decoder_takes_exactly_what_the_entry_decoder_takes() -> None
     assert canonical_leaves(leaves) is not None
     # The split leaves of the pair above, together, would be two good entries.
     assert canonical_leaves([first[:-1], b"}" + second]) is None
+
+
+def test_the_mirror_was_written_against_the_current_model() -> None:
+    # Fails when LedgerEntry's schema changes: update LedgerLeaf and MIRRORED_SCHEMA_SHA256 together
+    # (until then verify is correct but takes the model path for every entry).
+    assert ledger_tools._MIRROR
+
+
+def test_a_stale_mirror_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unusable(*_: object) -> None:
+        raise AssertionError("the stale mirror was used")
+
+    monkeypatch.setattr(ledger_tools, "_MIRROR", False)
+    monkeypatch.setattr(ledger_tools, "canonical_leaf", unusable)
+    monkeypatch.setattr(ledger_tools, "canonical_leaves", unusable)
+    leaves = _valid_leaves(4)
+    assert _EntryChecker().check_entries(0, leaves) is None
+    assert _EntryChecker()(0, leaves[0]) is None
+    assert _EntryChecker().check_entries(0, leaves[1:]) == (0, "carries index 1 at position 0")

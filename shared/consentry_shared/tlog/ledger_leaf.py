@@ -31,7 +31,21 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-__all__ = ["LeafEvidence", "LedgerLeaf", "canonical_leaf", "canonical_leaves", "indexes"]
+__all__ = [
+    "MIRRORED_SCHEMA_SHA256",
+    "LeafEvidence",
+    "LedgerLeaf",
+    "canonical_leaf",
+    "canonical_leaves",
+    "indexes",
+]
+
+MIRRORED_SCHEMA_SHA256 = "f5c77cf1424bcd877eca448db4c725aa0c5cc3156bd48f812c3df43d9df1fc93"
+"""SHA-256 of the JSON schema of the ``LedgerEntry`` these structs mirror (``model_json_schema()``
+as compact JSON, keys sorted). Where the model's schema has another digest, the mirror may be
+looser than the model, and MUST NOT be used (``consentry ledger verify`` then takes the model
+path only). Change the mirror and this digest together. Validator functions (the hex-digest
+check) do not show in a JSON schema: tests compare their behaviour."""
 
 _MAX_SAFE = 2**53 - 1
 _Count = Annotated[int, Meta(ge=0, le=_MAX_SAFE)]
