@@ -124,7 +124,7 @@ def best(label: str, count: int, run: Callable[[], object], target: int | None =
         results.append((time.perf_counter() - started, cpu_seconds() - cpu))
     wall, cpu = min(results)
     verdict = f"   target {target:,}: {'met' if count / wall >= target else 'NOT met'}" if target else ""
-    print(f"  {label:<44} {count / wall:>12,.0f} entries/s  {cpu / count * 1e6:5.2f} us CPU{verdict}")
+    print(f"  {label:<54} {count / wall:>12,.0f} entries/s  {cpu / count * 1e6:5.2f} us CPU{verdict}")
 
 
 def main() -> None:
