@@ -92,7 +92,13 @@ from consentry_shared.tlog.tiles import (
     tile_path,
     write_export,
 )
-from consentry_shared.tlog.verify import EntryCheck, SplittableEntryCheck, VerifyReport, verify_export
+from consentry_shared.tlog.verify import (
+    BundleEntryCheck,
+    EntryCheck,
+    SplittableEntryCheck,
+    VerifyReport,
+    verify_export,
+)
 
 __all__ = [
     "ALG_COSIGNATURE_V1",
@@ -103,6 +109,7 @@ __all__ = [
     "MAX_SIGNATURES",
     "TILE_HEIGHT",
     "TILE_WIDTH",
+    "BundleEntryCheck",
     "CanonicalizationError",
     "Checkpoint",
     "CompactRange",
