@@ -179,10 +179,15 @@ class CompactReservationsBuilder:
         )
 
 
+_BUILT_LIMIT = 4096
+"""Rebuilt hits kept per view (~3 KB each): enough for a working set of popular works."""
+
+
 class CompactReservations:
     """An immutable set of hash-keyed reservations; see the module docstring."""
 
     __slots__ = (
+        "_built",
         "_digests",
         "_evidence",
         "_evidence_hashes",
@@ -230,6 +235,8 @@ class CompactReservations:
         self._until, self._until_offset = valid_until
         self._evidence_hashes = evidence_hashes
         self._evidence = evidence
+        # Records rebuilt for recent hits: building one costs ~6 µs, and the same works recur.
+        self._built: dict[str, tuple[Reservation, ...]] = {}
 
     @classmethod
     def of(cls, reservations: Iterable[Reservation]) -> CompactReservations:
@@ -282,11 +289,18 @@ class CompactReservations:
 
     def for_sha256(self, sha256: str) -> tuple[Reservation, ...]:
         """The reservations of this (lower-case hex) hash, by id; ``()`` if there are none."""
+        built = self._built.get(sha256)
+        if built is not None:
+            return built
         first, end = self._span(sha256)
         if first == end:
             return ()
         found = [self._record(self._order[position], sha256) for position in range(first, end)]
-        return tuple(sorted(found, key=lambda record: record.id))
+        built = tuple(sorted(found, key=lambda record: record.id))
+        if len(self._built) >= _BUILT_LIMIT:
+            self._built.clear()  # a bound, not an LRU: hot hashes come straight back
+        self._built[sha256] = built
+        return built
 
     def _record(self, row: int, sha256: str) -> Reservation:
         start = self._id_ends[row - 1] if row else 0
