@@ -13,16 +13,14 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from enum import Enum
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import PydanticSerializationError, to_json
 
 from consentry.client import ConsentryClient, ConsentryError
-from consentry_shared.contracts.v1 import Evidence, LedgerEntry
+from consentry_shared.contracts.v1 import LedgerEntry
+from consentry_shared.contracts.written import written_form
 from consentry_shared.tlog import TlogError, VerificationError, canonical_json, verify_export, write_export
 from consentry_shared.tlog.ledger_leaf import (
     MIRRORED_SCHEMA_SHA256,
@@ -54,35 +52,7 @@ def export_log(client: ConsentryClient, directory: Path) -> str:
     return f"exported to {directory}: {stats}"
 
 
-_ENTRY_KEYS = tuple(sorted(LedgerEntry.model_fields))
-_EVIDENCE_KEYS = tuple(sorted(Evidence.model_fields))
-_MAX_SAFE_INT = 2**53 - 1
 _source = attrgetter("topic", "partition", "offset")
-
-
-def _written_form(entry: LedgerEntry) -> bytes | None:
-    """The entry as the ledger writes it: its values, keys in RFC 8785 order, compact JSON.
-
-    Equal to the leaf in the normal case, which then is canonical: for these values (strings,
-    ASCII keys, integers up to 2**53, datetimes as pydantic writes them) pydantic-core's compact
-    JSON of key-sorted dicts is the RFC 8785 form. About five times cheaper than parsing the
-    leaf and canonicalising it; on any difference the caller does that exact check instead.
-    """
-    if max(entry.index, entry.partition, entry.offset, entry.registry_version) > _MAX_SAFE_INT:
-        return None
-    values: dict[str, Any] = {}
-    for key in _ENTRY_KEYS:
-        value = getattr(entry, key)
-        if key == "evidence":
-            value = [{k: v for k in _EVIDENCE_KEYS if (v := getattr(item, k)) is not None} for item in value]
-        elif isinstance(value, Enum):
-            value = value.value
-        if value is not None:
-            values[key] = value
-    try:
-        return to_json(values)
-    except PydanticSerializationError:
-        return None
 
 
 def _mirror_is_current() -> bool:
@@ -146,7 +116,7 @@ class _EntryChecker:
             first = error.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
             return f"does not match the ledger entry schema: {field}: {first['msg']}"
-        if _written_form(entry) != leaf and not _is_canonical(leaf):
+        if written_form(entry) != leaf and not _is_canonical(leaf):
             return "is not in RFC 8785 canonical form"
         if entry.index != index:
             return f"carries index {entry.index} at position {index}"
