@@ -62,35 +62,29 @@ class IdIndex:
         """Record ``digest`` as seen on ``line`` and return ``None``; if it was already seen,
         change nothing and return the line it was first seen on."""
         key = digest or 1
-        keys = self._keys
-        mask = self._mask
-        slot = key & mask
-        while True:
-            found = keys[slot]
-            if found == 0:
-                keys[slot] = key
-                self._lines[slot] = line if line <= _MAX_LINE else _MAX_LINE
-                self._size += 1
-                if self._size > self._grow_at:
-                    self._grow()
-                return None
-            if found == key:
-                return self._lines[slot]
-            slot = (slot + 1) & mask
+        slot = self._slot(key)
+        if self._keys[slot]:
+            return self._lines[slot]
+        self._keys[slot] = key
+        self._lines[slot] = line if line <= _MAX_LINE else _MAX_LINE
+        self._size += 1
+        if self._size > self._grow_at:
+            self._grow()
+        return None
 
     def get(self, digest: int) -> int | None:
         """The line ``digest`` was first seen on, or ``None``; records nothing."""
-        key = digest or 1
+        slot = self._slot(digest or 1)
+        return self._lines[slot] if self._keys[slot] else None
+
+    def _slot(self, key: int) -> int:
+        """The slot holding ``key``, or the empty slot where it belongs (linear probing)."""
         keys = self._keys
         mask = self._mask
         slot = key & mask
-        while True:
-            found = keys[slot]
-            if found == 0:
-                return None
-            if found == key:
-                return self._lines[slot]
+        while (found := keys[slot]) and found != key:
             slot = (slot + 1) & mask
+        return slot
 
     def _grow(self) -> None:
         old_keys, old_lines = self._keys, self._lines
