@@ -50,6 +50,30 @@ def _uploader(request: Request) -> Principal:
 
 
 Uploader = Annotated[Principal, Depends(_uploader)]
+
+
+def _submission(
+    principal: Uploader,
+    platform: Platform = None,
+    purpose: Purpose | None = None,
+    format: Format = None,
+    columns: Columns = None,
+    filename: str | None = None,
+    territory: Territory = None,
+) -> Submission:
+    """What an upload says about itself beside its bytes (the same for one request and a session)."""
+    return Submission(
+        platform=platform,
+        purpose=purpose,
+        format=format,
+        filename=filename,
+        territory=territory,
+        columns=_column_mapping(columns),
+        caller=_caller(principal),
+    )
+
+
+SubmissionParams = Annotated[Submission, Depends(_submission)]
 router = APIRouter()
 
 
@@ -127,26 +151,8 @@ def _declared_length(request: Request) -> int | None:
         415: {"description": "Not a manifest format ingest reads"},
     },
 )
-async def submit_manifest(
-    request: Request,
-    principal: Uploader,
-    platform: Platform = None,
-    purpose: Purpose | None = None,
-    format: Format = None,
-    columns: Columns = None,
-    filename: str | None = None,
-    territory: Territory = None,
-) -> dict[str, Any]:
-    submission = Submission(
-        platform=platform,
-        purpose=purpose,
-        format=format,
-        filename=filename,
-        territory=territory,
-        columns=_column_mapping(columns),
-        caller=_caller(principal),
-        declared_bytes=_declared_length(request),
-    )
+async def submit_manifest(request: Request, submission: SubmissionParams) -> dict[str, Any]:
+    submission.declared_bytes = _declared_length(request)
     try:
         return _accepted(await _components(request).service.submit(request.stream(), submission))
     except IngestError as error:
@@ -171,24 +177,9 @@ async def submit_manifest(
 async def open_upload(
     request: Request,
     response: Response,
-    principal: Uploader,
-    platform: Platform = None,
-    purpose: Purpose | None = None,
-    format: Format = None,
-    columns: Columns = None,
-    filename: str | None = None,
-    territory: Territory = None,
+    submission: SubmissionParams,
     total: Annotated[int | None, Query(ge=1, description="The manifest's size in bytes, if known")] = None,
 ) -> dict[str, Any]:
-    submission = Submission(
-        platform=platform,
-        purpose=purpose,
-        format=format,
-        filename=filename,
-        territory=territory,
-        columns=_column_mapping(columns),
-        caller=_caller(principal),
-    )
     try:
         session = _uploads(request).open(submission, total)
     except IngestError as error:
