@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -35,6 +35,9 @@ from consentry.client import (
     Urls,
 )
 from consentry.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from consentry.check import CheckResult
 
 EXIT_VERIFY_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -457,27 +460,31 @@ def rights_show(
 
 # --- submit -------------------------------------------------------------------------------------
 
+MANIFEST_HELP = "Manifest: JSONL, CSV, Parquet, Croissant JSON-LD or CDXJ"
+FormatOption = Annotated[
+    str | None,
+    typer.Option("--format", help="jsonl, csv, parquet, croissant or cdxj (default: detected)"),
+]
+ColumnOption = Annotated[
+    list[str] | None,
+    typer.Option("--column", help="Parquet: FIELD=COLUMN, e.g. --column url=image_url (repeatable)"),
+]
+
 
 @app.command()
 def submit(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Manifest: JSONL or CSV")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help=MANIFEST_HELP)],
     platform: Annotated[
         str | None, typer.Option(help="Your platform id (overrides the manifest header)")
     ] = None,
     purpose: Annotated[
         str | None, typer.Option(help="ai-generative-training, ai-training, ai-inference or search")
     ] = None,
-    format: Annotated[
-        str | None,
-        typer.Option("--format", help="jsonl, csv, parquet, croissant or cdxj (default: detected)"),
-    ] = None,
+    format: FormatOption = None,
     territory: Annotated[
         str | None, typer.Option(help="ISO 3166 alpha-2 code where the data is used")
     ] = None,
-    column: Annotated[
-        list[str] | None,
-        typer.Option("--column", help="Parquet: FIELD=COLUMN, e.g. --column url=image_url (repeatable)"),
-    ] = None,
+    column: ColumnOption = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Show progress until every item is in the ledger, then a summary")
     ] = False,
@@ -528,6 +535,81 @@ def submit(
         _print_summary(report)
     if fail_on_violation and report["counts"].get("violation", 0) > 0:
         raise typer.Exit(EXIT_VIOLATION)
+
+
+@app.command()
+def check(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help=f"{MANIFEST_HELP}, or a dataset card")
+    ],
+    format: FormatOption = None,
+    column: ColumnOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+) -> None:
+    """Read a manifest here, as ingest would, and say what it holds; nothing is uploaded.
+
+    Every error names the line (or record) and field, as the upload's would. A Hugging Face
+    dataset card shows the licence its data files' items take. Exit 0 when ingest would accept
+    the file, 2 when it would reject it."""
+    from consentry.check import check_manifest  # the ingest readers: imported only when used
+    from consentry_ingest.domain import UnsupportedFormatError
+    from consentry_ingest.domain.formats.parquet import ColumnMappingError
+
+    columns = _column_mapping(column)
+    try:
+        result = check_manifest(file, format=format, columns=columns)
+    except (UnsupportedFormatError, ColumnMappingError) as error:
+        _fail(EXIT_BAD_INPUT, f"{file}: {error}")
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
+    else:
+        _print_check(result)
+    if not result.ok:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _print_check(result: CheckResult) -> None:
+    source = str(result.path)
+    if result.card is not None:
+        card = result.card
+        files = (
+            "every data file"
+            if not card.data_files
+            else ", ".join(pattern for found in card.data_files for pattern in found.patterns)
+        )
+        out.print(
+            f"{source}: a Hugging Face dataset card: items without a licence of their own in {files} "
+            f"take {card.license or 'no licence (the card declares none)'}"
+            + (f" (Hub: {', '.join(card.hf_license)})" if card.hf_license else ""),
+            highlight=False,
+        )
+        out.print("  a card has no items: submit the data files it describes", highlight=False)
+        return
+    if result.error_total:
+        shown = [{"line": e.line, "field": e.field, "message": e.message} for e in result.errors]
+        more = result.error_total - len(shown)
+        _fail(
+            EXIT_BAD_INPUT,
+            f"{source} ({result.format}): ingest would reject it: {result.error_total} error(s)"
+            + (f", the first {len(shown)} below" if more else ""),
+            shown,
+            source,
+        )
+    items = result.items
+
+    def share(count: int) -> str:
+        return f"{count:,} ({count / items:.0%})" if items else "0"
+
+    out.print(
+        f"{source} ({result.format}): {items:,} items, no errors: ingest would accept it", highlight=False
+    )
+    top = ", ".join(f"{name} {count:,}" for name, count in result.licences.most_common(8))
+    out.print(f"  licences: {top}", highlight=False)
+    out.print(
+        f"  with sha256 {share(result.with_sha256)}, md5 {share(result.with_md5)}, crawl-time evidence "
+        f"{share(result.with_evidence)}, work identifiers {share(result.with_identifiers)}",
+        highlight=False,
+    )
 
 
 def _column_mapping(pairs: list[str] | None) -> dict[str, str] | None:
