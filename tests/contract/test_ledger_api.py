@@ -330,6 +330,12 @@ async def post_cosignature(ledger: Ledger, size: int, line: str) -> httpx.Respon
     return await ledger.http.post("/cosignatures", json={"size": size, "cosignature": line})
 
 
+async def test_the_log_says_which_witnesses_it_accepts_and_its_quorum(ledger: Ledger) -> None:
+    answer = await ledger.http.get("/witnesses")
+    assert answer.status_code == 200
+    assert answer.json() == {"witnesses": [w.vkey for w in WITNESSES], "quorum": 2}
+
+
 async def test_a_witness_cosignature_is_verified_kept_and_served(ledger: Ledger) -> None:
     first, second = WITNESSES
     line = first.cosign(text_of(ledger.checkpoints[600]), 1_790_000_000)

@@ -174,6 +174,7 @@ class LedgerService:
         if not 0 <= witness_quorum <= len(self._witnesses):
             raise ValueError(f"a quorum of {witness_quorum} from {len(self._witnesses)} witnesses")
         self._quorum = witness_quorum
+        self._witness_vkeys = tuple(witnesses)
         self._latest_cosignatures: list[str] = []
         # Ask the store for repeats before the first attempt (see _append); from a restart on,
         # until a batch has none: what is redelivered after a crash is the batch in flight.
@@ -437,6 +438,12 @@ class LedgerService:
         return Receipt(proof=proof, leaf=leaves[0])
 
     # -- witnesses -----------------------------------------------------------------------------
+
+    @property
+    def witness_policy(self) -> tuple[tuple[str, ...], int]:
+        """The verifier keys of the witnesses whose cosignatures this log accepts, and how many
+        of them make a checkpoint final (0: every checkpoint is final at once)."""
+        return self._witness_vkeys, self._quorum
 
     @property
     def cosigned_checkpoint(self) -> str | None:

@@ -8,7 +8,8 @@
 - ``POST /cosignatures``, ``/checkpoint/final``: witnesses hand in C2SP cosignatures, which the
   log verifies against its configured witness keys, keeps (append-only) and serves as extra
   signature lines on ``/checkpoint``; the final checkpoint is the latest with a quorum.
-- ``/entries``, ``/vkey``, ``/manifests/...``: entries by range, the verifier key, reports.
+- ``/entries``, ``/vkey``, ``/witnesses``, ``/manifests/...``: entries by range, the verifier key,
+  the witnesses' keys and quorum, reports.
 
 Errors are JSON ``{"detail": "..."}``: 400 for an impossible request, 404 for a size, index,
 entry or tile the log does not have.
@@ -204,6 +205,23 @@ async def final_checkpoint(request: Request) -> Response:
     except QueryError as error:
         raise _http_error(error) from None
     return Response(note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"})
+
+
+class WitnessesBody(BaseModel):
+    """Who witnesses this log: what an auditor needs to check ``/checkpoint/final`` offline."""
+
+    witnesses: list[str] = Field(description="Verifier keys (vkey form) of the witnesses the log accepts")
+    quorum: int = Field(description="Cosignatures that make a checkpoint final (0: every checkpoint is)")
+
+
+@router.get(
+    "/witnesses",
+    summary="The witnesses whose cosignatures this log accepts, and the quorum for a final checkpoint",
+    response_model=WitnessesBody,
+)
+async def witnesses(request: Request) -> WitnessesBody:
+    keys, quorum = _service(request).witness_policy
+    return WitnessesBody(witnesses=list(keys), quorum=quorum)
 
 
 class CosignatureBody(BaseModel):
