@@ -30,8 +30,8 @@ EXIT_NOT_REPLAYED = 5
 
 audit_app = typer.Typer(help="What an auditor runs against the log.", no_args_is_help=True)
 
-_out = Console(soft_wrap=True, highlight=False)
-_err = Console(stderr=True, soft_wrap=True, highlight=False)
+_out = Console(soft_wrap=True, highlight=False, emoji=False)
+_err = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 
 
 def _fail(code: int, message: str) -> NoReturn:

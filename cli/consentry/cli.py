@@ -64,8 +64,9 @@ app.add_typer(token_app, name="token")
 SAMPLE_PLATFORM = "acme-ai"
 """The platform the bundled sample manifest declares; `consentry up` issues it a token."""
 
-out = Console(soft_wrap=True)  # a long path or id must stay on one line for scripts and grep
-err = Console(stderr=True, soft_wrap=True)
+# No emoji codes: every manifest id holds ":id:" (or ":sha256:"), which rich would draw as a picture.
+out = Console(soft_wrap=True, emoji=False)  # a long path or id must stay on one line for scripts and grep
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 def _fail(code: int, message: str, errors: list[dict[str, Any]] | None = None, source: str = "") -> None:
@@ -839,6 +840,12 @@ def report(
     with ConsentryClient() as client:
         try:
             result = client.report(manifest_id)
+            if not result.get("ledgered") and client.received(manifest_id) is None:
+                _fail(
+                    EXIT_BAD_INPUT,
+                    f"no manifest {manifest_id!r}: neither ingest nor the ledger has a record of it "
+                    "(use the id `consentry submit` printed)",
+                )
         except ConsentryError as error:
             _client_errors(error)
     if fmt == "text":

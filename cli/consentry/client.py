@@ -305,15 +305,19 @@ class ConsentryClient:
         """How far a manifest is, from all three services: ``received`` (items ingest accepted;
         ``None`` if ingest has no record of it), ``decided`` and ``verdicts`` (items the rights
         service has decided, by current verdict), ``ledgered`` (entries in the ledger)."""
-        path = f"/manifests/{_path(manifest_id)}"
+        received = self.received(manifest_id)
+        decisions = self._send("GET", f"{self.urls.rights}/manifests/{_path(manifest_id)}/decisions")
+        return _status(manifest_id, received, decisions, self.ledgered(manifest_id))
+
+    def received(self, manifest_id: str) -> int | None:
+        """Items ingest accepted for the manifest; ``None`` if ingest has no record of it (an
+        unknown id, or one only ever produced straight to Kafka)."""
         try:
-            received: int | None = int(self._send("GET", f"{self.urls.ingest}{path}")["items"])
+            return int(self._send("GET", f"{self.urls.ingest}/manifests/{_path(manifest_id)}")["items"])
         except RejectedInput as error:
             if error.status != 404:
                 raise
-            received = None
-        decisions = self._send("GET", f"{self.urls.rights}{path}/decisions")
-        return _status(manifest_id, received, decisions, self.ledgered(manifest_id))
+            return None
 
     def ledgered(self, manifest_id: str) -> int:
         """Entries of the manifest in the ledger so far (what :meth:`wait` polls)."""
@@ -502,15 +506,19 @@ class AsyncConsentryClient:
 
     async def status(self, manifest_id: str) -> dict[str, Any]:
         """See :meth:`ConsentryClient.status`."""
-        path = f"/manifests/{_path(manifest_id)}"
+        received = await self.received(manifest_id)
+        decisions = await self._send("GET", f"{self.urls.rights}/manifests/{_path(manifest_id)}/decisions")
+        return _status(manifest_id, received, decisions, await self.ledgered(manifest_id))
+
+    async def received(self, manifest_id: str) -> int | None:
+        """See :meth:`ConsentryClient.received`."""
         try:
-            received: int | None = int((await self._send("GET", f"{self.urls.ingest}{path}"))["items"])
+            found = await self._send("GET", f"{self.urls.ingest}/manifests/{_path(manifest_id)}")
         except RejectedInput as error:
             if error.status != 404:
                 raise
-            received = None
-        decisions = await self._send("GET", f"{self.urls.rights}{path}/decisions")
-        return _status(manifest_id, received, decisions, await self.ledgered(manifest_id))
+            return None
+        return int(found["items"])
 
     async def ledgered(self, manifest_id: str) -> int:
         """See :meth:`ConsentryClient.ledgered`."""

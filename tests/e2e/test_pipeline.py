@@ -302,6 +302,10 @@ def test_platform_tokens_upload_for_their_platform_and_see_only_their_manifests(
     assert hidden.returncode == 2
     assert "no manifest" in hidden.stderr
     assert cli("status", manifest_id, env=rival).returncode == 2
+    # An id nobody knows is an error, not an empty report.
+    unknown = cli("report", "acme-ai:id:never-submitted", env=acme)
+    assert unknown.returncode == 2
+    assert "no manifest 'acme-ai:id:never-submitted'" in unknown.stderr
     # Received by ingest, decided by rights (by verdict), entered in the ledger: all of them. (The
     # rights service remembers a batch's verdicts just after publishing them, so allow a moment.)
     for _ in range(50):

@@ -134,3 +134,13 @@ def test_what_cannot_be_read_is_a_clear_error(
     code, _, stderr = run(str(path), *args)
     assert code == 2
     assert message in stderr
+
+
+def test_manifest_ids_print_as_written(tmp_path: Path) -> None:
+    """Every manifest id holds ``:id:`` or ``:sha256:``; rich must not draw ``:id:`` as an emoji."""
+    from consentry.cli import err, out
+
+    for console in (out, err):
+        with console.capture() as captured:
+            console.print("manifest acme-ai:id:web@abc123", highlight=False)
+        assert captured.get() == "manifest acme-ai:id:web@abc123\n"
