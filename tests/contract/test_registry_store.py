@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from consentry_rights.adapters.store import DecidedItem, RegistryStore, SqlRegistryStore
+from consentry_rights.adapters.store import DecidedItem, RegistryStore, SqlRegistryStore, VerdictChange
 from consentry_rights.domain.revocation import Selectors
 from consentry_shared.contracts.v1 import ItemEvent, Verdict, Work, registry_record_adapter
 from consentry_shared.db import create_engine
@@ -111,6 +112,67 @@ async def test_an_item_twice_in_one_batch_keeps_its_last_verdict(store: Registry
     )
     found = await store.decided_items(Selectors(domains=frozenset({"twice.example"})))
     assert [(d.verdict, d.decision_event_id) for d in found] == [(Verdict.VIOLATION, "second")]
+
+
+async def test_decided_items_stream_in_pages_each_item_once(store: RegistryStore) -> None:
+    items = [item(n, f"https://paged.example/{n}") for n in range(23)]
+    decoys = [item(100 + n, f"https://other.example/{n}") for n in range(5)]
+    await store.remember_decisions(
+        [DecidedItem(i, Verdict.CONSENT, f"d-{i.event_id}") for i in items + decoys]
+    )
+    selectors = Selectors(domains=frozenset({"paged.example"}))
+    async with aclosing(store.decided_pages(selectors, size=5)) as pages:
+        sizes_and_ids = [(len(page), [d.item.item_id for d in page]) async for page in pages]
+    assert all(0 < size <= 5 for size, _ in sizes_and_ids)
+    seen = [item_id for _, ids in sizes_and_ids for item_id in ids]
+    assert sorted(seen) == sorted(i.item_id for i in items)  # each once, no decoy
+    # An exact check after the query may thin a page out, never leave an empty one.
+    identity = Selectors(md5=frozenset({"ab" * 16}))
+    async with aclosing(store.decided_pages(identity, size=5)) as pages:
+        assert [page async for page in pages] == []
+
+
+async def test_remember_verdicts_changes_only_verdicts_of_remembered_items(store: RegistryStore) -> None:
+    items = [item(n, f"https://verdicts.example/{n}") for n in range(4)]
+    await store.remember_decisions([DecidedItem(i, Verdict.CONSENT, f"d{n}") for n, i in enumerate(items)])
+    await store.remember_verdicts(
+        [
+            VerdictChange("ev-0", Verdict.UNKNOWN, "first"),
+            VerdictChange("ev-0", Verdict.VIOLATION, "r0"),  # given twice: the last wins
+            VerdictChange("ev-2", Verdict.VIOLATION, "r2"),
+            VerdictChange("ev-never-decided", Verdict.VIOLATION, "r9"),  # ignored
+        ]
+    )
+    found = {
+        d.item.item_id: (d.verdict, d.decision_event_id, d.item)
+        for d in await store.decided_items(Selectors(domains=frozenset({"verdicts.example"})))
+    }
+    assert {k: v[:2] for k, v in found.items()} == {
+        "i0": (Verdict.VIOLATION, "r0"),
+        "i1": (Verdict.CONSENT, "d1"),
+        "i2": (Verdict.VIOLATION, "r2"),
+        "i3": (Verdict.CONSENT, "d3"),
+    }
+    assert [found[i.item_id][2] for i in items] == items  # the items as they were stored
+    assert await store.manifest_verdicts("m") == {"consent": 2, "violation": 2}
+    assert await store.decided_items(Selectors(domains=frozenset({"never.example"}))) == []
+
+
+async def test_verdicts_can_be_remembered_while_pages_are_still_streamed(store: RegistryStore) -> None:
+    # As live revocation does: each page's new verdicts are stored before the next page is read.
+    items = [item(n, f"https://stream.example/{n}") for n in range(12)]
+    await store.remember_decisions([DecidedItem(i, Verdict.CONSENT, f"d{n}") for n, i in enumerate(items)])
+    selectors = Selectors(domains=frozenset({"stream.example"}))
+    seen: list[str] = []
+    async with aclosing(store.decided_pages(selectors, size=4)) as pages:
+        async for page in pages:
+            assert all(d.verdict is Verdict.CONSENT for d in page)  # no item comes back changed
+            seen += [d.item.event_id for d in page]
+            await store.remember_verdicts(
+                [VerdictChange(d.item.event_id, Verdict.VIOLATION, "r") for d in page]
+            )
+    assert sorted(seen) == sorted(i.event_id for i in items)
+    assert await store.manifest_verdicts("m") == {"violation": 12}
 
 
 async def test_a_manifest_counts_its_decided_items_by_current_verdict(store: RegistryStore) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from consentry_rights.adapters.store import (
@@ -12,6 +13,7 @@ from consentry_rights.adapters.store import (
     RecordQuery,
     RecordVersion,
     RegistryStore,
+    VerdictChange,
 )
 from consentry_rights.domain.importing import RegistryRecord
 from consentry_rights.domain.revocation import Selectors
@@ -123,8 +125,19 @@ class FakeRegistryStore(RegistryStore):
                 counts[d.verdict.value] = counts.get(d.verdict.value, 0) + 1
         return counts
 
-    async def decided_items(self, selectors: Selectors) -> list[DecidedItem]:
-        return [d for d in self._decided.values() if selectors.covers(d.item, d.host)]
+    async def decided_pages(
+        self, selectors: Selectors, *, size: int
+    ) -> AsyncGenerator[list[DecidedItem], None]:
+        found = [d for d in self._decided.values() if selectors.covers(d.item, d.host)]
+        for start in range(0, len(found), size):
+            yield found[start : start + size]
+
+    async def remember_verdicts(self, changed: Sequence[VerdictChange]) -> None:
+        for c in changed:
+            if (d := self._decided.get(c.item_event_id)) is not None:
+                self._decided[c.item_event_id] = replace(
+                    d, verdict=c.verdict, decision_event_id=c.decision_event_id
+                )
 
     async def ping(self) -> None:
         return None

@@ -20,6 +20,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import aclosing
 from dataclasses import replace
 from datetime import datetime
 
@@ -27,7 +28,13 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from consentry_rights.adapters.fetcher import SignalFetcher
-from consentry_rights.adapters.store import DecidedItem, EvidenceFile, RecordQuery, RegistryStore
+from consentry_rights.adapters.store import (
+    DecidedItem,
+    EvidenceFile,
+    RecordQuery,
+    RegistryStore,
+    VerdictChange,
+)
 from consentry_rights.domain import Decision, Policy, RegistryView, SignalCapture
 from consentry_rights.domain.batch import decide_batch
 from consentry_rights.domain.compact import CompactReservations, CompactReservationsBuilder
@@ -72,6 +79,10 @@ log = logging.getLogger(__name__)
 _SERVICE = "rights"
 _DECISION_NS = uuid.UUID("0b0f3a52-8f0e-4c47-9a43-6f1f5f0cde01")
 _PAGE = 5000  # registry records read per query when a share streams the registry
+# Remembered items decided again per page by live revocation: large enough that a page's fixed
+# costs (a round trip to the store, one to Kafka, one update) are small per item, small enough that
+# the first corrections reach the ledger early and the next page is decided while one is sent.
+_REEVALUATION_PAGE = 5000
 
 
 def decision_event_id(item_event_id: str, purpose: str) -> str:
@@ -284,14 +295,27 @@ class RightsService:
         those hashes' partitions.
 
         ``install=True`` keeps the widened view (and wants it until the next assignment), so a
-        producer that keeps choosing its own partitions costs one rebuild, not one per batch;
-        live revocation passes ``False``, as it may touch items of every partition once.
+        producer that keeps choosing its own partitions costs one rebuild, not one per batch.
         """
-        view, sharded = self._view, self._sharded
+        return (await self._covering(items, None, install=install))[0]
+
+    async def _covering(
+        self,
+        items: Sequence[ItemEvent],
+        start: tuple[RegistryView, ShardedRecords] | None,
+        *,
+        install: bool,
+    ) -> tuple[RegistryView, ShardedRecords]:
+        """:meth:`_view_covering` from ``start`` (``None``: the service's current view), with what
+        that view's share kept and left out: live revocation passes the view it widened for an
+        earlier page of items and ``install=False``, as it may touch items of every partition once.
+        """
+        view, sharded = start or (self._view, self._sharded)
         if not sharded.missing(item.sha256 for item in items):
-            return view
+            return view, sharded
         async with self._reload_lock:
-            view, sharded = self._view, self._sharded
+            if start is None:
+                view, sharded = self._view, self._sharded
             missing = sharded.missing(item.sha256 for item in items)
             while missing:
                 assert sharded.shard is not None  # only a share leaves records out
@@ -309,7 +333,7 @@ class RightsService:
                     self._install(view, sharded)
                 # The registry may have moved since the view the check ran on: check again.
                 missing = sharded.missing(item.sha256 for item in items)
-            return view
+            return view, sharded
 
     async def import_records(
         self,
@@ -471,36 +495,69 @@ class RightsService:
         """Decide again every remembered item the changed ``records`` may touch; publish the
         decisions whose verdict flipped (``consent-revoked`` / ``consent-granted``).
 
-        Returns (items re-evaluated, decisions published).
+        The items are streamed from the store a page at a time; each page's flips are published
+        and then remembered (never remembered unpublished) while the next page is decided, so the
+        first corrections reach the ledger while later ones are still being read. Every page is
+        decided with the view current when this started (widened for pages with hashes its share
+        left out). Returns (items re-evaluated, decisions published).
         """
         selectors = selectors_of(records)
         if not selectors:
             return 0, 0
-        candidates = await self._store.decided_items(selectors)
-        # Candidates come from every partition: a sharded view is widened for them (not kept).
-        view = await self._view_covering([candidate.item for candidate in candidates], install=False)
+        covering: tuple[RegistryView, ShardedRecords] = self._view, self._sharded
         at = utc_now()
-        out: list[OutRecord] = []
-        remembered: list[DecidedItem] = []
+        seen = published = 0
+        sending: asyncio.Task[None] | None = None
+        try:
+            async with aclosing(self._store.decided_pages(selectors, size=_REEVALUATION_PAGE)) as pages:
+                async for candidates in pages:
+                    # Candidates come from every partition: a sharded view is widened for them.
+                    covering = await self._covering([c.item for c in candidates], covering, install=False)
+                    out, changed = self._redecided(candidates, covering[0], at)
+                    seen += len(candidates)
+                    published += len(out)
+                    if sending is not None:
+                        await sending  # one page in flight: ordered, bounded, failures surface here
+                    sending = asyncio.create_task(self._publish_flips(out, changed))
+            if sending is not None:
+                await sending
+                sending = None
+        finally:
+            if sending is not None and not sending.done():
+                sending.cancel()
+                await asyncio.gather(sending, return_exceptions=True)
+        if published:
+            log.info(
+                "registry version %d changed %d of %d earlier decisions",
+                covering[0].version,
+                published,
+                seen,
+            )
+        return seen, published
+
+    def _redecided(
+        self, candidates: Sequence[DecidedItem], view: RegistryView, at: datetime
+    ) -> tuple[list[OutRecord], list[VerdictChange]]:
+        """The decisions of ``candidates`` that flip under ``view``, and their new verdicts."""
         flips = redecide_batch(
             [(c.item, c.verdict) for c in candidates], view, self._policy, at, documents=self._documents
         )
+        out: list[OutRecord] = []
+        changed: list[VerdictChange] = []
         for candidate, decision in zip(candidates, flips, strict=True):
             if decision is None:
                 continue
             item = candidate.item
             event_id = decision_event_id(item.event_id, f"{item.purpose.value}@{view.version}")
             event = self._event(item, decision, view.version, at, event_id)
-            remembered.append(DecidedItem(item, decision.verdict, event_id))
+            changed.append(VerdictChange(item.event_id, decision.verdict, event_id))
             key = (item.sha256 or str(item.url)).encode()
             out.append(OutRecord(key=key, value=event.model_dump_json(exclude_none=True).encode()))
+        return out, changed
+
+    async def _publish_flips(self, out: list[OutRecord], changed: list[VerdictChange]) -> None:
+        """Publish re-decided items' decisions, then remember their verdicts: a verdict is never
+        stored before its decision was acknowledged (if publishing fails, the next change that
+        touches the item still sees the old verdict and decides it again)."""
         await self._publisher.publish(self._topic(topics.DECISIONS), out)
-        await self._store.remember_decisions(remembered)
-        if out:
-            log.info(
-                "registry version %d changed %d of %d earlier decisions",
-                view.version,
-                len(out),
-                len(candidates),
-            )
-        return len(candidates), len(out)
+        await self._store.remember_verdicts(changed)

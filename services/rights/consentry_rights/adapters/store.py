@@ -18,7 +18,8 @@ stays one plain scan however long the history grows; the history table holds eve
 The store also keeps the signal files records were read from (:meth:`RegistryStore.evidence`),
 which holder each origin belongs to, and remembers each item's latest verdict
 (:meth:`RegistryStore.remember_decisions`), so that a registry change can find the items it
-touches (:meth:`RegistryStore.decided_items`) and decide them again: live revocation.
+touches (:meth:`RegistryStore.decided_pages`, streamed) and decide them again, storing only
+the verdicts that changed (:meth:`RegistryStore.remember_verdicts`): live revocation.
 
 Errors: :class:`RegistryStoreError` is the base; :class:`RecordOwnedElsewhere` means an import
 tried to replace a record another holder owns (nothing was stored).
@@ -27,7 +28,8 @@ tried to replace a record another holder owns (nothing was stored).
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -194,10 +196,28 @@ class RegistryStore(abc.ABC):
         """How many of a manifest's items are decided, by their current verdict."""
 
     @abc.abstractmethod
-    async def decided_items(self, selectors: Selectors) -> list[DecidedItem]:
+    def decided_pages(self, selectors: Selectors, *, size: int) -> AsyncGenerator[list[DecidedItem], None]:
         """Every remembered item that any of ``selectors`` matches (sha256, md5, identifier,
-        domain or subdomain, URL prefix), as :meth:`Selectors.covers` says; more may come back
-        (SQLite's LIKE ignores case), never less: re-deciding an extra item costs only time."""
+        domain or subdomain, URL prefix), as :meth:`Selectors.covers` says, in pages of at most
+        ``size`` items (none empty), so the first can be decided again while the rest are read.
+
+        More may come back (SQLite's LIKE ignores case), never less: re-deciding an extra item
+        costs only time. Each item comes once. The caller MUST close the iterator (``aclosing``)
+        if it stops early: it may hold a database connection."""
+
+    async def decided_items(self, selectors: Selectors) -> list[DecidedItem]:
+        """All of :meth:`decided_pages` in one list."""
+        found: list[DecidedItem] = []
+        async with aclosing(self.decided_pages(selectors, size=_CHUNK)) as pages:
+            async for page in pages:
+                found += page
+        return found
+
+    @abc.abstractmethod
+    async def remember_verdicts(self, changed: Sequence[VerdictChange]) -> None:
+        """Set the verdict and decision event id of items already remembered (by item event id),
+        leaving what was stored of the item as it is; an id not remembered is ignored. Cheaper
+        than :meth:`remember_decisions` for re-decided items: nothing of the item is written."""
 
     @abc.abstractmethod
     async def ping(self) -> None:
@@ -205,6 +225,15 @@ class RegistryStore(abc.ABC):
 
     @abc.abstractmethod
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictChange:
+    """A remembered item's new verdict, and the decision that published it."""
+
+    item_event_id: str
+    verdict: Verdict
+    decision_event_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -632,7 +661,9 @@ class SqlRegistryStore(RegistryStore):
         async with self._engine.connect() as conn:
             return {verdict: int(count) for verdict, count in await conn.execute(query)}
 
-    async def decided_items(self, selectors: Selectors) -> list[DecidedItem]:
+    async def decided_pages(
+        self, selectors: Selectors, *, size: int
+    ) -> AsyncGenerator[list[DecidedItem], None]:
         conditions: list[Any] = []
         if selectors.sha256:
             conditions.append(_decided.c.sha256.in_(sorted(selectors.sha256)))
@@ -658,17 +689,38 @@ class SqlRegistryStore(RegistryStore):
         for pattern in sorted(patterns):
             conditions.append(lowered.like(pattern, escape="\\"))
         if not conditions:
-            return []
+            return
+        query = select(_decided.c.item, _decided.c.verdict, _decided.c.decision_event_id).where(
+            or_(*conditions)
+        )
+        # One query streamed through a server-side cursor (one scan, one snapshot), ``size`` rows
+        # per round trip; items are validated a page at a time, as the caller asks for them.
         async with self._engine.connect() as conn:
-            rows = await conn.execute(
-                select(_decided.c.item, _decided.c.verdict, _decided.c.decision_event_id).where(
-                    or_(*conditions)
-                )
+            rows = await conn.stream(query.execution_options(yield_per=size))
+            async for chunk in rows.partitions(size):
+                found = [DecidedItem(ItemEvent.model_validate_json(r[0]), Verdict(r[1]), r[2]) for r in chunk]
+                if identity:
+                    found = [decided for decided in found if selectors.covers(decided.item, decided.host)]
+                if found:
+                    yield found
+
+    async def remember_verdicts(self, changed: Sequence[VerdictChange]) -> None:
+        if not changed:
+            return
+        rows = [(c.item_event_id, c.verdict.value, c.decision_event_id) for c in changed]
+        async with self._engine.begin() as conn:
+            if self._sqlite:
+                await conn.exec_driver_sql(_SQLITE_SET_VERDICT, [(v, d, i) for i, v, d in rows])
+                return
+            await conn.exec_driver_sql(_PG_VERDICT_STAGE)
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection  # an asyncpg.Connection, inside that transaction
+            await driver.copy_records_to_table(
+                "rights_verdict_stage",
+                records=rows,
+                columns=_VERDICT_COLUMNS,
             )
-            found = [DecidedItem(ItemEvent.model_validate_json(r[0]), Verdict(r[1]), r[2]) for r in rows]
-        if identity:
-            found = [decided for decided in found if selectors.covers(decided.item, decided.host)]
-        return found
+            await conn.exec_driver_sql(_PG_SET_VERDICT)
 
     async def ping(self) -> None:
         async with self._engine.connect() as conn:
@@ -694,6 +746,24 @@ INSERT INTO rights_decided_item
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (item_event_id) DO UPDATE
 SET verdict = excluded.verdict, decision_event_id = excluded.decision_event_id
+"""
+_VERDICT_COLUMNS = ["item_event_id", "verdict", "decision_event_id"]
+_SQLITE_SET_VERDICT = """
+UPDATE rights_decided_item SET verdict = ?, decision_event_id = ? WHERE item_event_id = ?
+"""
+_PG_VERDICT_STAGE = """
+CREATE TEMPORARY TABLE IF NOT EXISTS rights_verdict_stage
+(item_event_id TEXT NOT NULL, verdict TEXT NOT NULL, decision_event_id TEXT NOT NULL) ON COMMIT DELETE ROWS
+"""
+# An id given twice: its last change wins (as SQLite's statements, run in order, make it).
+_PG_SET_VERDICT = """
+UPDATE rights_decided_item AS d SET verdict = s.verdict, decision_event_id = s.decision_event_id
+FROM (
+    SELECT DISTINCT ON (item_event_id) item_event_id, verdict, decision_event_id
+    FROM (SELECT *, row_number() OVER () AS seq FROM rights_verdict_stage) AS staged
+    ORDER BY item_event_id, seq DESC
+) AS s
+WHERE d.item_event_id = s.item_event_id
 """
 _PG_STAGE = """
 CREATE TEMPORARY TABLE IF NOT EXISTS rights_decided_stage
