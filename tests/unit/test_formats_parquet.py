@@ -235,6 +235,56 @@ def test_dictionary_encoded_and_large_string_columns() -> None:
     assert [i.license for i in items(read(parquet(table)))] == ["MIT", "MIT"]
 
 
+def test_laion_5b_columns_with_an_all_null_licence_column() -> None:
+    """laion2B-en metadata: large strings, NaN sizes, an int64 ``hash``, and a ``LICENSE`` column
+    that holds only nulls, which Arrow types as ``null``: read as no licence, not refused."""
+    table = pa.table(
+        {
+            "URL": pa.array(
+                ["https://cdn.example.com/a.jpg", "https://cdn.example.com/b.png"], pa.large_string()
+            ),
+            "TEXT": pa.array(["a cat", None], pa.large_string()),
+            "WIDTH": [640.0, float("nan")],
+            "HEIGHT": [480.0, float("nan")],
+            "similarity": [0.35, 0.31],
+            "hash": pa.array([-5275683834187745616, 42], pa.int64()),
+            "punsafe": [0.01, float("nan")],
+            "pwatermark": pa.array([0.2, 0.9], pa.float32()),
+            "LICENSE": pa.nulls(2),
+        }
+    )
+    assert table.schema.field("LICENSE").type == pa.null()
+    assert read(parquet(table)) == [
+        RawItem(1, "1", "https://cdn.example.com/a.jpg", title="a cat"),
+        RawItem(2, "2", "https://cdn.example.com/b.png"),
+    ]
+
+
+def test_null_typed_columns_for_other_fields_give_nothing_and_the_url_is_still_required() -> None:
+    table = pa.table({"url": ["https://x.org/1"], "sha256": pa.nulls(1), "fetched_at": pa.nulls(1)})
+    assert read(parquet(table)) == [RawItem(1, "1", "https://x.org/1")]
+    found = read(parquet(pa.table({"url": pa.nulls(2)})))
+    assert [(e.line, e.field) for e in errors(found)] == [(1, "url"), (2, "url")]
+    assert not items(found)
+
+
+def test_datacomp_uid_is_the_id() -> None:
+    table = pa.table(
+        {
+            "uid": ["f2a1e0c9b7d64e1e9a4c1b2d3e4f5a6b", "0a1b2c3d4e5f60718293a4b5c6d7e8f9"],
+            "url": ["https://img.example.net/x.jpg", "https://img.example.net/y.jpg"],
+            "text": ["x", "y"],
+            "clip_b32_similarity_score": pa.array([0.28, 0.31], pa.float32()),
+            "face_bboxes": pa.array([[], [[0.1, 0.1, 0.2, 0.2]]], pa.list_(pa.list_(pa.float64()))),
+            "sha256": [SHA, None],
+        }
+    )
+    assert [(i.id, i.sha256) for i in items(read(parquet(table)))] == [
+        ("f2a1e0c9b7d64e1e9a4c1b2d3e4f5a6b", SHA),
+        ("0a1b2c3d4e5f60718293a4b5c6d7e8f9", None),
+    ]
+
+
 def test_long_titles_are_cut() -> None:
     table = pa.table({"url": ["http://x.org/"], "text": ["w" * 10_000]})
     [item] = items(read(parquet(table)))

@@ -5,13 +5,14 @@ Columns
 Each item field is read from the first column the file has among its candidates in
 :data:`PARQUET_COLUMNS` (names matched without regard to case): ``url`` from ``url``/``URL`` or
 ``image_url``, ``title`` from ``title``, ``caption`` or LAION's ``TEXT``, ``license`` from
-``license``/``LICENSE``, ``licence``, ``license_url``..., ``id`` from ``id``, img2dataset's
-``key`` or LAION-400M's ``SAMPLE_ID``, ``sha256``, ``md5``, ``creator``/``author``/``artist``,
-``media_type``/``mime_type``, and the work identifiers ``isbn``, ``isrc``, ``iswc``, ``doi``
-(strings; an ISBN may be an integer column). The crawl-time evidence columns are those named like
-:data:`~consentry_ingest.domain.manifest.EVIDENCE_FIELDS` (``headers``, ``robots_txt``,
-``fetched_at``...). Every other column (``width``, ``height``, ``similarity``, ``punsafe``...)
-is ignored: third-party schemas carry many, and only the columns used are read from disk.
+``license``/``LICENSE``, ``licence``, ``license_url``..., ``id`` from ``id``, img2dataset's ``key``,
+LAION-400M's ``SAMPLE_ID`` or DataComp's ``uid``, ``sha256``, ``md5``,
+``creator``/``author``/``artist``, ``media_type``/``mime_type``, and the work identifiers ``isbn``,
+``isrc``, ``iswc``, ``doi`` (strings; an ISBN may be an integer column). The crawl-time evidence
+columns are those named like :data:`~consentry_ingest.domain.manifest.EVIDENCE_FIELDS` (``headers``,
+``robots_txt``, ``fetched_at``...). Every other column (``width``, ``height``, ``similarity``,
+``punsafe``...) is ignored: third-party schemas carry many, and only the columns used are read from
+disk.
 
 ``columns={our_field: their_column}`` overrides the candidates, for schemas named otherwise
 (``{"url": "downloadurl", "title": "description"}``); ``{field: None}`` reads a field from no
@@ -21,7 +22,8 @@ file lacks is an error.
 Values
 ------
 Strings or binary (UTF-8) everywhere; ``id`` may be an integer column, ``sha256``/``md5`` raw
-digests in binary columns; ``headers``/``html_meta`` may be structs or maps, ``fetched_at`` a
+digests in binary columns; a column of Arrow's null type (all values null, as LAION-5B's
+``LICENSE``) gives nothing; ``headers``/``html_meta`` may be structs or maps, ``fetched_at`` a
 timestamp (a time without a zone is read as UTC). Nulls and empty strings are "not given".
 Licence values are mapped to SPDX by
 :func:`~consentry_ingest.domain.formats.licences.licence_from_declared` (LAION's ``?`` is no
@@ -66,7 +68,7 @@ __all__ = ["PARQUET_COLUMNS", "ColumnMappingError", "read_parquet"]
 
 PARQUET_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
-        "id": ("id", "key", "sample_id"),
+        "id": ("id", "key", "sample_id", "uid"),
         "url": ("url", "image_url"),
         "sha256": ("sha256",),
         "md5": ("md5",),
@@ -194,7 +196,8 @@ def _plan(
     for field, column in chosen.items():
         what, allowed = _ALLOWED.get(field, _TEXT_ONLY)
         arrow_type = schema.field(column).type
-        if not allowed(arrow_type):
+        # A column of nulls only (LAION-5B's LICENSE) has Arrow's null type: nothing given.
+        if not allowed(arrow_type) and not pa.types.is_null(arrow_type):
             errors.append(
                 LineError(
                     FILE_LINE, column, f"column {quote(column)} ({field}) must hold {what}, not {arrow_type}"
