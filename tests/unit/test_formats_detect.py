@@ -166,6 +166,26 @@ def test_read_manifest_refuses_a_card_and_bad_options_at_once() -> None:
         ("https://opensource.org/license/mit/", "MIT"),
         ("https://www.gnu.org/licenses/gpl-3.0.html", "GPL-3.0-only"),
         ("https://example.org/my-licence", "https://example.org/my-licence"),
+        # Croissant's own examples (pass-mini, coco2014-mini) write "None"; SPDX writes NOASSERTION
+        ("None", None),
+        ("NOASSERTION", None),
+        # Hugging Face's Croissant files: the licence as a choosealicense.com URL of the Hub id
+        ("https://choosealicense.com/licenses/mit/", "MIT"),
+        ("https://choosealicense.com/licenses/apache-2.0/", "Apache-2.0"),
+        ("https://choosealicense.com/licenses/odc-by/", "ODC-By-1.0"),
+        ("https://choosealicense.com/licenses/cc-by-nc-sa-4.0/", "CC-BY-NC-SA-4.0"),
+        ("https://choosealicense.com/licenses/other/", "LicenseRef-hf-other"),
+        ("https://choosealicense.com/licenses/unknown/", None),
+        ("https://choosealicense.com/licenses/openrail/", "LicenseRef-hf-openrail"),
+        ("https://choosealicense.com/licenses/odbl-1.0/", "ODbL-1.0"),
+        ("other", "LicenseRef-hf-other"),
+        # the links of Kaggle's licence choices
+        ("https://www.mit.edu/~amini/LICENSE.md", "MIT"),
+        ("http://www.gnu.org/licenses/old-licenses/gpl-2.0.en.html", "GPL-2.0-only"),
+        ("https://www.gnu.org/licenses/lgpl-3.0.html", "LGPL-3.0-only"),
+        ("http://opendatacommons.org/licenses/odbl/1.0/", "ODbL-1.0"),
+        ("https://cdla.io/sharing-1-0/", "CDLA-Sharing-1.0"),
+        ("Other (specified in description)", "Other (specified in description)"),
         ("Creative Commons Attribution", "Creative Commons Attribution"),
     ],
 )

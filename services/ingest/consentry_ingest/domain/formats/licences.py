@@ -20,8 +20,12 @@ from typing import Final
 
 __all__ = ["HF_LICENCES", "all_of", "licence_from_declared", "licence_from_hf", "licence_ref"]
 
-_UNKNOWN: Final = frozenset({"", "?", "-", "unknown", "n/a", "na", "null", "none given", "not specified"})
-"""Placeholders that mean "no licence declared" (LAION writes ``?``)."""
+_UNKNOWN: Final = frozenset(
+    {"", "?", "-", "unknown", "n/a", "na", "null", "none", "none given", "not specified", "noassertion"}
+)
+"""Placeholders that mean "no licence declared" (LAION writes ``?``, Croissant's own examples
+``"None"``, SPDX documents ``NOASSERTION``). Rights then judges the item as one without a licence,
+which it never treats more leniently than an unknown licence."""
 
 _CC_DEED: Final = re.compile(
     r"(?:https?://)?(?:www\.)?creativecommons\.org/licenses/"
@@ -33,6 +37,19 @@ _CC_PUBLIC_DOMAIN: Final = re.compile(
     r"(?:https?://)?(?:www\.)?creativecommons\.org/publicdomain/(?P<kind>zero|mark)/1\.0(?:/.*)?",
     re.IGNORECASE,
 )
+_CHOOSEALICENSE: Final = re.compile(
+    r"(?:https?://)?(?:www\.)?choosealicense\.com/licenses/(?P<id>[A-Za-z0-9.+-]+)/?", re.IGNORECASE
+)
+"""The licence URL of Hugging Face's Croissant files: ``https://choosealicense.com/licenses/<hub id>/``."""
+_CHOOSEALICENSE_ONLY: Final[dict[str, str]] = {
+    # choosealicense.com slugs that are not Hub ids (the Hub's are read through HF_LICENCES)
+    "odbl-1.0": "ODbL-1.0",
+    "0bsd": "0BSD",
+    "bsd-4-clause": "BSD-4-Clause",
+    "ms-rl": "MS-RL",
+    "upl-1.0": "UPL-1.0",
+    "mit-0": "MIT-0",
+}
 _SPDX_PAGE: Final = re.compile(
     r"(?:https?://)?(?:www\.)?spdx\.org/licenses/(?P<id>[A-Za-z0-9.+-]+?)(?:\.html|\.json)?/?", re.IGNORECASE
 )
@@ -50,8 +67,22 @@ _OTHER_URLS: Final[dict[str, str]] = {
     "opendatacommons.org/licenses/by/1-0": "ODC-By-1.0",
     "opendatacommons.org/licenses/pddl": "PDDL-1.0",
     "opendatacommons.org/licenses/pddl/1-0": "PDDL-1.0",
+    "opendatacommons.org/licenses/odbl/1.0": "ODbL-1.0",
+    "opendatacommons.org/licenses/by/1.0": "ODC-By-1.0",
+    "opendatacommons.org/licenses/pddl/1.0": "PDDL-1.0",
+    "opendatacommons.org/licenses/dbcl/1-0": "DbCL-1.0",
+    "opendatacommons.org/licenses/dbcl/1.0": "DbCL-1.0",
     "gnu.org/licenses/gpl-3.0": "GPL-3.0-only",
     "gnu.org/licenses/agpl-3.0": "AGPL-3.0-only",
+    "gnu.org/licenses/lgpl-3.0": "LGPL-3.0-only",
+    "gnu.org/licenses/fdl-1.3": "GFDL-1.3-only",
+    "gnu.org/licenses/old-licenses/gpl-2.0": "GPL-2.0-only",
+    "gnu.org/licenses/old-licenses/lgpl-2.1": "LGPL-2.1-only",
+    "cdla.io/sharing-1-0": "CDLA-Sharing-1.0",
+    "cdla.io/permissive-1-0": "CDLA-Permissive-1.0",
+    "cdla.io/permissive-2-0": "CDLA-Permissive-2.0",
+    # Kaggle's Croissant files link its "MIT" licence choice to this copy of the MIT text
+    "mit.edu/~amini/license.md": "MIT",
 }
 _IDSTRING_BAD: Final = re.compile(r"[^A-Za-z0-9.-]+")
 _MAX_REF_CHARS: Final = 64
@@ -132,13 +163,15 @@ def licence_ref(name: str, *, prefix: str = "") -> str:
 def licence_from_declared(value: str) -> str | None:
     """The SPDX expression for a declared licence, ``None`` for "none declared".
 
-    Recognised: placeholders for unknown (``?``, ``unknown``, ``n/a``... -> ``None``); Hugging
-    Face licence ids (``odc-by`` -> ``ODC-By-1.0``, as in Hub-made Croissant files); Creative
+    Recognised: placeholders for unknown (``?``, ``unknown``, ``None``, ``n/a``... -> ``None``);
+    Hugging Face licence ids (``odc-by`` -> ``ODC-By-1.0``, ``other`` -> ``LicenseRef-hf-other``),
+    also as the ``choosealicense.com/licenses/<id>/`` URLs of Hub-made Croissant files; Creative
     Commons deed and legal-code URLs, national ports included (``.../by-nc-sa/2.0/fr/`` ->
     ``CC-BY-NC-SA-2.0-FR``), CC0 and the Public Domain Mark; ``spdx.org/licenses/<id>`` pages;
-    a few other licence pages (Apache, OSI, Open Data Commons, GNU). Anything else is returned
-    stripped, as declared: an SPDX expression goes through unchanged, and text rights cannot
-    parse is its to flag. Memoised: datasets repeat a handful of values.
+    a few other licence pages (Apache, OSI, Open Data Commons, GNU, CDLA, and the MIT text Kaggle
+    links to). Anything else is returned stripped, as declared: an SPDX expression goes through
+    unchanged, and text rights cannot parse is its to flag. Memoised: datasets repeat a handful of
+    values.
     """
     text = value.strip()
     lowered = text.lower()
@@ -146,6 +179,8 @@ def licence_from_declared(value: str) -> str | None:
         return None
     if lowered in HF_LICENCES:  # Hub ids ("cc-by-4.0", "odc-by") appear in Croissant files too
         return HF_LICENCES[lowered]
+    if lowered == "other":  # the Hub's "other" (bigcode/the-stack's Croissant): named, unverified
+        return licence_from_hf(["other"])
     if "://" not in text and "." not in text.partition("/")[0]:
         return text
     if (deed := _CC_DEED.fullmatch(text)) is not None:
@@ -157,9 +192,13 @@ def licence_from_declared(value: str) -> str | None:
         return "CC0-1.0" if public.group("kind").lower() == "zero" else "CC-PDM-1.0"
     if (page := _SPDX_PAGE.fullmatch(text)) is not None:
         return page.group("id")
+    if (chosen := _CHOOSEALICENSE.fullmatch(text)) is not None:
+        slug = chosen.group("id").lower()
+        return _CHOOSEALICENSE_ONLY.get(slug) or licence_from_hf([slug])
     bare = text.lower().removeprefix("https://").removeprefix("http://").removeprefix("www.").rstrip("/")
     for suffix in (".html", ".txt", ".php"):
         bare = bare.removesuffix(suffix)
+    bare = bare.removesuffix(".en")  # gnu.org's gpl-2.0.en.html
     return _OTHER_URLS.get(bare, text)
 
 
