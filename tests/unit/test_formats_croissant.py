@@ -165,7 +165,8 @@ def test_a_file_set_needs_the_list_of_its_files() -> None:
         r for b in read_croissant(json.dumps(DOCUMENT).encode(), open_file=Files(FILES).open) for r in b
     ]
     assert any(
-        e.field == "$.recordSet[2].field[0].source.fileSet" and "list_files" in e.message
+        e.field == "$.recordSet[2].field[0].source.fileSet"
+        and "the data files of this FileSet ('default/train/*.parquet') were not given" in e.message
         for e in errors(results)
     )
 
@@ -373,7 +374,9 @@ def test_inline_enumerations_are_not_read() -> None:
             }
         ]
     )
-    assert read(document) == []
+    [error] = read(document)
+    assert (error.line, error.field) == (0, "$.distribution")
+    assert error.message.startswith("no item to check")
 
 
 def url_record_set(source: dict[str, Any], *fields: dict[str, Any], key: Any = None) -> dict[str, Any]:
@@ -532,3 +535,322 @@ def test_an_empty_key_is_an_error() -> None:
     assert errors(found) == [
         LineError(1, "$.recordSet[1].field[0]", "data/images.csv row 1: the key is empty")
     ]
+
+
+# --- shapes of published Croissant files ----------------------------------------------------------
+# Each document below is written for these tests with the structure (keys, types, nesting, the
+# quirks) of files published by the producer named, not their content.
+
+
+def csv_field(
+    record_set: str, name: str, file: str, column: str, data_type: Any = "sc:Text"
+) -> dict[str, Any]:
+    return {
+        "@type": "cr:Field",
+        "@id": f"{record_set}/{name}",
+        "name": name,
+        "dataType": data_type,
+        "source": {"fileObject": {"@id": file}, "extract": {"column": column}},
+    }
+
+
+def test_enumeration_record_sets_are_definitions_not_works() -> None:
+    """OpenML's Titanic: two sc:Enumeration record sets map labels to Wikidata URLs from local CSV
+    files; the Hub's cr:Split record sets; 0.8's isEnumeration. None of them is read (their data
+    files are not needed) and the one remote file is the item."""
+    document = minimal(
+        license="afl-3.0",
+        distribution=[
+            file_object("passengers.csv", "https://data.example.org/get_csv/1/passengers", sha256=SHA_A),
+            file_object("genders.csv", "data/genders.csv", encodingFormat="text/csv"),
+        ],
+        recordSet=[
+            {
+                "@type": "cr:RecordSet",
+                "@id": "genders",
+                "dataType": "sc:Enumeration",
+                "key": {"@id": "genders/label"},
+                "field": [
+                    csv_field("genders", "label", "genders.csv", "label", ["sc:Text", "sc:name"]),
+                    csv_field("genders", "url", "genders.csv", "url", ["sc:URL", "wd:Q48277"]),
+                ],
+            },
+            {
+                "@type": "cr:RecordSet",
+                "@id": "default_splits",
+                "dataType": "cr:Split",
+                "field": [csv_field("default_splits", "url", "genders.csv", "url", "sc:URL")],
+            },
+            {
+                "@type": "ml:RecordSet",
+                "name": "labels",
+                "isEnumeration": True,
+                "field": [csv_field("labels", "url", "genders.csv", "url", "sc:URL")],
+            },
+        ],
+    )
+    found = read(document, files={})
+    assert [(i.id, i.url, i.sha256, i.license) for i in found if isinstance(i, RawItem)] == [
+        ("passengers.csv", "https://data.example.org/get_csv/1/passengers", SHA_A, "AFL-3.0")
+    ]
+    assert not errors(found)
+    # The same record set without the enumeration type is read, and needs its file.
+    del document["recordSet"][0]["dataType"]
+    [error] = errors(read(document, files={}))
+    assert error.field == "$.recordSet[0].field[1].source.fileObject"
+    assert "'data/genders.csv' was not given" in error.message
+
+
+SHA_A = "c6" * 32
+
+
+def hub_document(**overrides: Any) -> dict[str, Any]:
+    """What the Hugging Face Hub's /croissant endpoint answers (conformsTo 1.1): a git repo
+    FileObject with a placeholder checksum, FileSets and record sets known only by @id, fields
+    with only @id, a cr:Split record set, the licence as a choosealicense.com URL."""
+    return {
+        "@context": {**CONTEXT, "isArray": "cr:isArray", "arrayShape": "cr:arrayShape"},
+        "@type": "sc:Dataset",
+        "distribution": [
+            {
+                "@type": "cr:FileObject",
+                "@id": "repo",
+                "name": "repo",
+                "contentUrl": "https://huggingface.co/datasets/acme/pics/tree/refs%2Fconvert%2Fparquet",
+                "encodingFormat": "git+https",
+                "sha256": "https://github.com/mlcommons/croissant/issues/80",
+            },
+            {
+                "@type": "cr:FileSet",
+                "@id": "parquet-files-for-config-default",
+                "containedIn": {"@id": "repo"},
+                "encodingFormat": "application/x-parquet",
+                "includes": "default/*/*.parquet",
+            },
+        ],
+        "recordSet": [
+            {
+                "@type": "cr:RecordSet",
+                "dataType": "cr:Split",
+                "key": {"@id": "default_splits/split_name"},
+                "@id": "default_splits",
+                "name": "default_splits",
+                "field": [{"@type": "cr:Field", "@id": "default_splits/split_name", "dataType": "sc:Text"}],
+                "data": [{"default_splits/split_name": "train"}],
+            },
+            {
+                "@type": "cr:RecordSet",
+                "@id": "default",
+                "field": [
+                    {
+                        "@type": "cr:Field",
+                        "@id": "default/split",
+                        "dataType": "sc:Text",
+                        "source": {
+                            "fileSet": {"@id": "parquet-files-for-config-default"},
+                            "extract": {"fileProperty": "fullpath"},
+                            "transform": {"regex": "default/(?:partial-)?(train)/.+parquet$"},
+                        },
+                    },
+                    {
+                        "@type": "cr:Field",
+                        "@id": "default/url",
+                        "dataType": "sc:Text",
+                        "source": {
+                            "fileSet": {"@id": "parquet-files-for-config-default"},
+                            "extract": {"column": "url"},
+                        },
+                    },
+                ],
+            },
+        ],
+        "conformsTo": "http://mlcommons.org/croissant/1.1",
+        "name": "pics",
+        "creator": {"@type": "Person", "name": "Ada Example", "url": "https://huggingface.co/ada"},
+        "keywords": ["mit", "Croissant", "\U0001f1fa\U0001f1f8 Region: US"],
+        "license": "https://choosealicense.com/licenses/mit/",
+        "url": "https://huggingface.co/datasets/acme/pics",
+        **overrides,
+    }
+
+
+def test_a_hub_croissant_reads_its_parquet_files_with_the_hub_licence() -> None:
+    found = read(hub_document())
+    assert not errors(found)
+    assert [(i.id, i.url, i.license, i.creator) for i in items(found)] == [
+        ("default/default/train/0000.parquet/1", "https://a.org/1.png", "MIT", "Ada Example"),
+        ("default/default/train/0000.parquet/2", "https://a.org/2.png", "MIT", "Ada Example"),
+        ("default/default/train/0001.parquet/1", "https://a.org/3.png", "MIT", "Ada Example"),
+    ]
+
+
+def test_a_hub_croissant_without_its_data_files_says_what_to_submit() -> None:
+    """``consentry submit`` sends the metadata alone: the URLs are in the Parquet files."""
+    results = [r for b in read_croissant(json.dumps(hub_document()).encode()) for r in b]
+    [error] = results
+    assert (error.line, error.field) == (0, "$.recordSet[1].field[1].source.fileSet")
+    assert "('default/*/*.parquet') were not given" in error.message
+    assert "submit the data files themselves" in error.message
+
+
+def test_a_hub_croissant_of_images_in_parquet_has_nothing_to_check_and_says_why() -> None:
+    document = hub_document()
+    document["recordSet"][1]["field"][1] = {
+        "@type": "cr:Field",
+        "@id": "default/image",
+        "dataType": "sc:ImageObject",
+        "source": {
+            "fileSet": {"@id": "parquet-files-for-config-default"},
+            "extract": {"column": "image"},
+            "transform": {"jsonPath": "bytes"},
+        },
+    }
+    [error] = read(document)
+    assert (error.line, error.field) == (0, "$.distribution")
+    assert error.message == (
+        "no item to check: no FileObject has an http(s) contentUrl and no record set has a field of "
+        "URLs read from a data file (the distribution holds: git repositories: 1, FileSets: 1); submit "
+        "the data files that list the works (Parquet, CSV, JSON Lines) instead"
+    )
+
+
+def test_the_hubs_croissant_0_8_vocabulary_is_read() -> None:
+    """Before Croissant 1.0 the Hub wrote ``ml: http://mlcommons.org/schema/``, sc:FileObject,
+    ml:RecordSet and ``source.distribution``; no licence."""
+    context = {
+        "@language": "en",
+        "@vocab": "https://schema.org/",
+        "ml": "http://mlcommons.org/schema/",
+        "sc": "https://schema.org/",
+        "field": "ml:field",
+        "recordSet": "ml:recordSet",
+        "source": "ml:source",
+        "extract": "ml:extract",
+        "dataType": {"@id": "ml:dataType", "@type": "@vocab"},
+    }
+    document = {
+        "@context": context,
+        "@type": "sc:Dataset",
+        "name": "acme_pics",
+        "url": "https://huggingface.co/datasets/acme/pics",
+        "distribution": [
+            {
+                "@type": "sc:FileObject",
+                "name": "repo",
+                "contentUrl": "https://huggingface.co/x",
+                "encodingFormat": "git+https",
+            },
+            {
+                "@type": "sc:FileSet",
+                "name": "parquet-files-for-config-default",
+                "containedIn": "repo",
+                "includes": "default/*/*.parquet",
+            },
+        ],
+        "recordSet": [
+            {
+                "@type": "ml:RecordSet",
+                "name": "default",
+                "field": [
+                    {
+                        "@type": "ml:Field",
+                        "name": "url",
+                        "dataType": "sc:Text",
+                        "source": {
+                            "distribution": "parquet-files-for-config-default",
+                            "extract": {"column": "url"},
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    found = read(document)
+    assert not errors(found)
+    assert [(i.url, i.license) for i in items(found)] == [
+        ("https://a.org/1.png", None),
+        ("https://a.org/2.png", None),
+        ("https://a.org/3.png", None),
+    ]
+
+
+def test_a_kaggle_croissant() -> None:
+    """Kaggle: the archive's md5 in base64, the licence a CreativeWork with only a name (or a name
+    and a url), an integer version, the creator's relative url, @type after everything else, the
+    CSV files inside the archive (not items)."""
+    document = {
+        "@context": CONTEXT,
+        "alternateName": "x",
+        "conformsTo": "http://mlcommons.org/croissant/1.0",
+        "license": {"@type": "sc:CreativeWork", "name": "Other (specified in description)"},
+        "distribution": [
+            {
+                "contentUrl": "https://www.kaggle.com/api/v1/datasets/download/acme/pics?datasetVersionNumber=4",
+                "contentSize": "4.074 GB",
+                "md5": "HCum2fdmoPkhtjie2rukYg==",
+                "encodingFormat": "application/zip",
+                "@id": "archive.zip",
+                "@type": "cr:FileObject",
+                "name": "archive.zip",
+            },
+            {
+                "contentUrl": "pics list.csv",
+                "containedIn": {"@id": "archive.zip"},
+                "encodingFormat": "application/vnd.ms-excel",
+                "@id": "pics\\u002Blist.csv_fileobject",
+                "@type": "cr:FileObject",
+                "name": "pics list.csv",
+            },
+            {
+                "includes": "*.json",
+                "containedIn": {"@id": "archive.zip"},
+                "@id": "application-json_fileset",
+                "@type": "cr:FileSet",
+                "name": "application/json files",
+            },
+        ],
+        "version": 4,
+        "isAccessibleForFree": True,
+        "creator": {"@type": "sc:Organization", "name": "Acme, Inc.", "url": "/organizations/acme"},
+        "@type": "sc:Dataset",
+        "name": "Pics",
+        "url": "https://www.kaggle.com/datasets/acme/pics/versions/4",
+    }
+    [item] = read(document, files={})
+    assert isinstance(item, RawItem)
+    assert (item.id, item.md5, item.license, item.creator) == (
+        "archive.zip",
+        "1c2ba6d9f766a0f921b6389edabba462",
+        "Other (specified in description)",
+        "Acme, Inc.",
+    )
+    document["license"] = {
+        "@type": "sc:CreativeWork",
+        "name": "MIT",
+        "url": "https://www.mit.edu/~amini/LICENSE.md",
+    }
+    [item] = read(document, files={})
+    assert isinstance(item, RawItem) and item.license == "MIT"
+    document["distribution"][0]["md5"] = "HCum2fdmoPkhtjie2ruk=="  # not 16 bytes: named, not guessed
+    [error] = errors(read(document, files={}))
+    assert error.field == "$.distribution[0].md5"
+
+
+def test_croissants_own_placeholders_and_local_files() -> None:
+    """MLCommons' pass-mini: ``license``, ``url`` and ``citeAs`` are the string "None", every file
+    is local, the images are in tar files: no licence, and a reason instead of silence."""
+    document = minimal(
+        license="None",
+        url="None",
+        citeAs="None",
+        sdLicense="https://www.apache.org/licenses/LICENSE-2.0",
+        distribution=[
+            {"@type": "cr:FileObject", "name": "pass0", "contentUrl": "data/PASS.0.tar", "sha256": SHA_A},
+            {"@type": "cr:FileSet", "name": "image-files", "containedIn": ["pass0"], "includes": "*.jpg"},
+        ],
+    )
+    reader = CroissantReader(json.dumps(document).encode())
+    [error] = [r for batch in reader for r in batch]
+    assert isinstance(error, LineError) and "local paths: 1, FileSets: 1" in error.message
+    assert reader.dataset is not None and reader.dataset.license is None
+    assert reader.dataset.sd_license == "Apache-2.0"

@@ -8,7 +8,8 @@ What becomes an item
   in ``distribution``. Skipped, because they are not fetchable works of their own: objects
   ``containedIn`` an archive (their ``contentUrl`` is a path inside it), relative
   ``contentUrl`` values (local files), and ``git+https`` repositories (the Hub's ``repo``
-  entry, whose checksum is a placeholder by design).
+  entry, whose checksum is a placeholder by design). A checksum in base64 (Kaggle's ``md5``) is
+  read as the digest it encodes.
 - Each row of a ``RecordSet`` field that holds URLs -- ``dataType`` ``sc:URL``, or named ``url``
   / ``image_url`` (Hub-generated files type every column ``sc:Text``), but not a URL-typed
   ``license`` or ``creator`` field, which describes the work -- read from the dataset's
@@ -23,7 +24,14 @@ What becomes an item
   values joined by ``/``, else the row number), with the file name after the record set for a
   ``FileSet`` and the field name last when a record set has several URL fields; ``line`` is the
   1-based row in its data file. Inline ``data`` (enumerations such as split names) is not
-  read: its URLs name definitions, not works.
+  read, nor are record sets typed ``sc:Enumeration`` or ``cr:Split`` (or ``isEnumeration``),
+  wherever their rows are: their URLs name definitions (OpenML's Titanic maps genders to
+  Wikidata classes), not works.
+
+A document that validates but yields no item at all (only local paths, files inside archives,
+the Hub's git repository and FileSets of Parquet files holding images, not URLs) gets one error
+on ``$.distribution`` saying so, rather than an empty result; a record set whose URL field is in
+data files the caller did not give is an error naming the field and what to submit instead.
 
 Every item gets the dataset-level ``license`` (a URL, an SPDX id, a Hub id, a ``CreativeWork``,
 or a list: all apply, joined with ``AND``; mapped by :func:`~.licences.licence_from_declared`)
@@ -34,18 +42,19 @@ the metadata itself) when declared, and ``record_set`` for record-set items.
 Validation
 ----------
 The document must be a JSON object with an ``@context`` using the Croissant vocabulary
-(``http://mlcommons.org/croissant/``, in the context or ``conformsTo``) and an ``@type`` naming
-``Dataset``; what this reader uses must have the types the specification gives it. Each
-violation is a :class:`~consentry_ingest.domain.manifest.LineError` on line 0 whose ``field`` is
-the JSON path (``$.distribution[2].contentUrl``), except invalid JSON, which gives its line.
-Any such error stops the reading: no item of a document that does not validate is returned.
-A FileObject's bad checksum or URL is reported like a bad item, on its position in
-``distribution``. Data file problems name the Croissant field's path and, in the message, the
-file and row (``line`` is the row).
+(``http://mlcommons.org/croissant/``, or the 0.8 drafts' ``http://mlcommons.org/schema/``, in the
+context or ``conformsTo``) and an ``@type`` naming ``Dataset``; what this reader uses must have the
+types the specification gives it. Each violation is a
+:class:`~consentry_ingest.domain.manifest.LineError` on line 0 whose ``field`` is the JSON path
+(``$.distribution[2].contentUrl``), except invalid JSON, which gives its line. Any such error stops
+the reading: no item of a document that does not validate is returned. A FileObject's bad checksum
+or URL is reported like a bad item, on its position in ``distribution``. Data file problems name the
+Croissant field's path and, in the message, the file and row (``line`` is the row).
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -125,7 +134,11 @@ _SUFFIX_TYPES: Final = {
 }
 _SIMPLE_JSON_PATH: Final = re.compile(r"\$((?:\.[A-Za-z_][\w-]*)+)")
 _HTTP: Final = re.compile(r"https?://", re.IGNORECASE)
-_CROISSANT_VOCABULARY: Final = "mlcommons.org/croissant"
+_CROISSANT_VOCABULARIES: Final = ("mlcommons.org/croissant", "mlcommons.org/schema")
+"""Croissant 1.x (``http://mlcommons.org/croissant/``) and the 0.8 drafts the Hugging Face Hub
+generated before 1.0 (``ml: http://mlcommons.org/schema/``, ``sc:FileObject``, ``ml:Field``)."""
+_BASE64_DIGEST: Final = re.compile(r"[A-Za-z0-9+/]{22}==|[A-Za-z0-9+/]{43}=")
+_ENUMERATION_TYPES: Final = frozenset({"enumeration", "split"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +156,7 @@ class CroissantDataset:
 
 @dataclass(frozen=True, slots=True)
 class _Source:
-    kind: str  # "fileObject" | "fileSet"
+    kind: str  # "fileObject" | "fileSet" | "distribution" (0.8: either), as written
     ref: str
     column: str | None
     json_path: tuple[str, ...] | None
@@ -204,6 +217,52 @@ def _last_segment(name: str) -> str:
     return name.rsplit("/", 1)[-1].strip().lower()
 
 
+def _nothing_to_check(distribution: dict[str, tuple[str, dict[str, Any]]]) -> str:
+    """Why a valid document gave no item: what its distribution holds instead of fetchable files."""
+    counts: dict[str, int] = {}
+    seen: set[int] = set()
+    for _path, entry in distribution.values():
+        if id(entry) in seen:
+            continue
+        seen.add(id(entry))
+        url = entry.get("contentUrl")
+        encoding = entry.get("encodingFormat")
+        if "fileset" in (_type_names(entry.get("@type")) or []):
+            kind = "FileSets"
+        elif entry.get("containedIn") is not None:
+            kind = "files inside archives"
+        elif isinstance(encoding, str) and encoding.strip().lower() == "git+https":
+            kind = "git repositories"
+        elif isinstance(url, str) and _HTTP.match(url.strip()) is None:
+            kind = "local paths"
+        else:
+            kind = "other entries"
+        counts[kind] = counts.get(kind, 0) + 1
+    held = ", ".join(f"{kind}: {n}" for kind, n in counts.items()) or "no entries"
+    return (
+        "no item to check: no FileObject has an http(s) contentUrl and no record set has a field of "
+        f"URLs read from a data file (the distribution holds: {held}); submit the data files that "
+        "list the works (Parquet, CSV, JSON Lines) instead"
+    )
+
+
+def _is_enumeration(record_set: dict[str, Any]) -> bool:
+    """A record set of definitions: ``dataType`` ``sc:Enumeration`` or ``cr:Split``, or
+    ``isEnumeration: true`` (Croissant 0.8)."""
+    kinds = _type_names(record_set.get("dataType")) or []
+    return record_set.get("isEnumeration") is True or not _ENUMERATION_TYPES.isdisjoint(kinds)
+
+
+def _hex_digest(value: object, size: int) -> object:
+    """A checksum written in base64 (Kaggle's ``md5``: 16 bytes as 24 characters) as hex; any other
+    value unchanged, for the item check to accept or name."""
+    if isinstance(value, str) and len(value) in (24, 44) and _BASE64_DIGEST.fullmatch(value):
+        raw = base64.b64decode(value)
+        if len(raw) == size:
+            return raw.hex()
+    return value
+
+
 # --- the reader ---------------------------------------------------------------------------------
 
 
@@ -247,12 +306,16 @@ class CroissantReader:
         extra = {"sd_license": dataset.sd_license} if dataset.sd_license else {}
         out: list[ParsedLine] = []
         out.extend(self._file_items(distribution, dataset, extra))
+        produced = bool(out)
         for record_set in record_sets:
             for results in self._record_set_items(record_set, distribution, dataset, extra):
                 out.extend(results)
+                produced = produced or bool(results)
                 if len(out) >= _BATCH:
                     yield out
                     out = []
+        if not produced:
+            out.append(LineError(FILE_LINE, "$.distribution", _nothing_to_check(distribution)))
         yield out
 
     # -- the document --
@@ -307,7 +370,7 @@ class CroissantReader:
             vocabulary = json.dumps([context, conforms])
         except (TypeError, ValueError, RecursionError):
             vocabulary = ""
-        if context is not None and _CROISSANT_VOCABULARY not in vocabulary:
+        if context is not None and not any(known in vocabulary for known in _CROISSANT_VOCABULARIES):
             error(
                 "$.@context",
                 "not a Croissant document: neither @context nor conformsTo uses http://mlcommons.org/croissant/",
@@ -474,7 +537,10 @@ class CroissantReader:
                 field = self._field(raw, _at(f"{path}.field", position, field_many), errors)
                 if field is not None:
                     fields.append(field)
-            found.append((path, name, fields, keys))
+            # An enumeration's rows define values (Titanic's genders.csv maps "male" to a Wikidata
+            # class; the Hub's cr:Split record sets name splits): their URLs are not works.
+            if not _is_enumeration(record_set):
+                found.append((path, name, fields, keys))
         return found
 
     @staticmethod
@@ -546,7 +612,7 @@ class CroissantReader:
             elif column is None and parsed_path is None and unsupported is None:
                 unsupported = "an extract that is not a column or a jsonPath"
             if unsupported is None and kind is not None and ref is not None:
-                source = _Source("fileSet" if kind == "fileSet" else "fileObject", ref, column, parsed_path)
+                source = _Source(kind, ref, column, parsed_path)
         if declared_url and source_value is not None and unsupported is not None:
             errors.append(
                 LineError(
@@ -589,8 +655,8 @@ class CroissantReader:
                 index,
                 item_id,
                 url,
-                entry.get("sha256"),
-                entry.get("md5"),
+                _hex_digest(entry.get("sha256"), 32),
+                _hex_digest(entry.get("md5"), 16),
                 dataset.license,
                 dataset.creator,
                 entry.get("name"),
@@ -625,8 +691,8 @@ class CroissantReader:
             assert field.source is not None  # is_url implies a file source
             groups.setdefault(field.source.key, []).append(field)
         record_extra = MappingProxyType({**extra, "record_set": name})
-        for (kind, ref), group in groups.items():
-            siblings = [f for f in fields if f.source is not None and f.source.key == (kind, ref)]
+        for (written_kind, ref), group in groups.items():
+            siblings = [f for f in fields if f.source is not None and f.source.key == (written_kind, ref)]
             aux = {}
             for field in siblings:
                 target = _AUX_NAMES.get(field.name)
@@ -634,10 +700,12 @@ class CroissantReader:
                     aux[target] = field
             key_fields = [self._key_field(key, siblings) for key in keys]
             entry = distribution.get(ref)
-            where = f"{group[0].path}.source.{kind}"
+            where = f"{group[0].path}.source.{written_kind}"
             if entry is None:
                 yield [LineError(FILE_LINE, where, f"no distribution entry {quote(ref)}")]
                 continue
+            # Croissant 0.8 wrote source.distribution for either kind: the entry's type decides.
+            kind = "fileSet" if "fileset" in (_type_names(entry[1].get("@type")) or []) else "fileObject"
             files = self._files(kind, entry[1], where)
             if isinstance(files, LineError):
                 yield [files]
@@ -650,7 +718,15 @@ class CroissantReader:
             for file_name in files:
                 opened = self._open(kind, entry[1], file_name)
                 if opened is None:
-                    yield [LineError(FILE_LINE, where, f"the data file {quote(file_name)} was not given")]
+                    yield [
+                        LineError(
+                            FILE_LINE,
+                            where,
+                            f"the data file {quote(file_name)} was not given: the URLs of this field "
+                            "are in it, so the metadata alone cannot be checked; submit the data file "
+                            "itself as a manifest",
+                        )
+                    ]
                     continue
                 with closing(opened) as stream:
                     fmt = self._encoding(entry[1], file_name)
@@ -691,8 +767,13 @@ class CroissantReader:
             )
             return [name]
         if self._list_files is None:
+            includes = entry.get("includes")
             return LineError(
-                FILE_LINE, where, "reading a FileSet needs the list of its local files (list_files)"
+                FILE_LINE,
+                where,
+                f"the data files of this FileSet ({quote(str(includes))}) were not given (list_files): "
+                "the URLs of this field are in them, so the metadata alone cannot be checked; submit "
+                "the data files themselves as manifests",
             )
         includes = entry.get("includes")
         names: list[str] = []
