@@ -200,3 +200,87 @@ def test_lifecycle() -> None:
     assert parser.content_sha256 == hashlib.sha256(line()).hexdigest()
     with pytest.raises(ParserClosedError):
         parser.feed(b"x")
+
+
+# --- shapes of real indexes: redirects, revisits and pywb's "-" ---------------------------------
+
+
+def test_redirects_revisits_and_error_pages_are_items_with_their_status() -> None:
+    """Common Crawl's crawldiagnostics captures (301 with ``redirect``), a warc/revisit record,
+    a 404: each is a capture of its URL and stays an item, told apart by ``extra``."""
+    data = b"".join(
+        [
+            line(
+                "org,x)/old",
+                mime="text/html",
+                **{"mime-detected": "text/html"},
+                status="301",
+                redirect="https://x.org/new",
+                filename="crawl-data/CC-MAIN-2024-30/segments/1/crawldiagnostics/a.warc.gz",
+            ),
+            line("org,x)/", "20250512054002", mime="warc/revisit", status="200"),
+            line("org,x)/gone", "20250512054003", mime="text/html", status="404"),
+        ]
+    )
+    found = parse(data)
+    assert not errors(found)
+    summary = [
+        (r.line, r.media_type, r.extra.get("status"), r.extra.get("redirect"))
+        for r in found
+        if isinstance(r, RawItem)
+    ]
+    assert summary == [
+        (1, "text/html", "301", "https://x.org/new"),
+        (2, None, "200", None),
+        (3, "text/html", "404", None),
+    ]
+
+
+def test_pywb_dashes_are_no_value() -> None:
+    """pywb writes ``-`` for what a record lacks: a revisit's status, no redirect, an ARC-era
+    length, and sometimes the digest itself. None of it is an error or a value."""
+    revisit = line(
+        "com,example)/?example=1",
+        "20140103030341",
+        url="http://example.com?example=1",
+        mime="warc/revisit",
+        status="-",
+        redirect="-",
+        robotflags="-",
+        length="-",
+        offset="1864",
+        filename="example.warc.gz",
+        source="pywb:example.cdx",
+        **{"source-coll": "pywb"},
+    )
+    no_digest = line("org,x)/", "20140103030342", digest="-", status="200")
+    found = parse(revisit + no_digest)
+    assert not errors(found)
+    first, second = found
+    assert isinstance(first, RawItem) and isinstance(second, RawItem)
+    assert dict(first.extra) == {
+        "sha1": DIGEST_HEX,
+        "mime": "warc/revisit",
+        "warc_filename": "example.warc.gz",
+        "warc_offset": "1864",
+        "timestamp": "20140103030341",
+    }
+    assert "sha1" not in second.extra
+    assert parse(no_digest, id_from="digest")[0].id == "20140103030342/https://x.org/"  # type: ignore[union-attr]
+
+
+def test_an_index_servers_rows_without_urlkey() -> None:
+    """A Wayback server's JSON rows with ``url`` and ``timestamp`` but no ``urlkey``, a numeric
+    status 0 on a revisit, and a 32-character digest: read like Common Crawl's."""
+    rows = [
+        {"url": "http://www.x.hu/", "timestamp": "20191022145707", "status": "200", "mime": "text/html",
+         "digest": "BBEC6NCMPYX7TKM6Z37K7NPBDS3PBNNA", "length": "13163"},
+        {"url": "http://www.x.hu/", "timestamp": "20190218140048", "status": "0", "mime": "warc/revisit",
+         "digest": "BA54CFE46A76DBCAE726BD32CFB7E54C", "length": "646"},
+    ]  # fmt: skip
+    found = parse(b"".join(json.dumps(row).encode() + b"\n" for row in rows))
+    assert not errors(found)
+    assert [(r.id, r.extra["status"]) for r in found if isinstance(r, RawItem)] == [
+        ("20191022145707/http://www.x.hu/", "200"),
+        ("20190218140048/http://www.x.hu/", "0"),
+    ]

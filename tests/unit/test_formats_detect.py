@@ -56,6 +56,15 @@ def parquet_bytes() -> bytes:
         ("index.cdxj.gz", b"\x1f\x8b", "cdxj"),
         ("cdx-00000", b'org,x)/ 20250512054001 {"url": "https://x.org/"}\n', "cdxj"),
         (None, b'{"urlkey": "org,x)/", "timestamp": "20250512054001", "url": "https://x.org/"}\n', "cdxj"),
+        # an index server's rows without urlkey (a Wayback server's JSON output), named .json
+        (
+            "index-rows.json",
+            b'{"url": "http://x.org/", "timestamp": "20191022145707", "status": "200", "mime": "a/b"}\n',
+            "cdxj",
+        ),
+        (None, b'{"id": "a", "url": "https://x.org/", "timestamp": "2019"}\n', "jsonl"),
+        # the Hub's Croissant 0.8: ml: http://mlcommons.org/schema/, no conformsTo
+        (None, b'{"@context": {"ml": "http://mlcommons.org/schema/"}, "@type": "Dataset"}', "croissant"),
         (None, CARD_HEAD, "hf-card"),
         ("README.md", b"# no front matter yet", "hf-card"),
         ("datasets/acme/README.md", b"", "hf-card"),

@@ -16,7 +16,15 @@ from ``mime-detected``, else ``mime`` (when it looks like ``type/subtype`` and i
 ``warc/...`` record type); ``sha256`` when the digest is ``sha256:<hex>``. ``extra`` keeps
 ``timestamp`` (the 14 digits), ``sha1`` (the payload digest, hex: Common Crawl writes it as
 32 base32 characters, optionally ``sha1:``-prefixed), and, when present, ``status``, ``mime``,
-``mime_detected``, ``warc_filename``, ``warc_offset`` and ``warc_length`` (where the record is).
+``mime_detected``, ``warc_filename``, ``warc_offset`` and ``warc_length`` (where the record is),
+and ``redirect`` (a 3xx capture's target). ``-`` (pywb's and OpenWayback's "none") is not a
+value: ``"digest": "-"`` is no digest, ``"status": "-"`` no status.
+
+Every capture is an item whatever its ``status`` and record type: a ``warc/revisit`` record (the
+payload of an earlier capture, seen again), a redirect (3xx, Common Crawl's ``crawldiagnostics``)
+and an error page (4xx/5xx) are still captures of that URL at that time, and a gate that dropped
+them would pass unchecked whatever the index lists; ``status`` and ``redirect`` in ``extra`` let
+a caller tell them apart.
 ``evidence`` gets ``fetched_at`` from the timestamp, plus any evidence field of
 :data:`~consentry_ingest.domain.manifest.EVIDENCE_FIELDS` the JSON carries.
 
@@ -73,7 +81,11 @@ _EXTRA_KEYS: Final = (
     ("filename", "warc_filename"),
     ("offset", "warc_offset"),
     ("length", "warc_length"),
+    ("redirect", "redirect"),
 )
+_PLACEHOLDER: Final = "-"
+"""What pywb and OpenWayback write for a value a record lacks (``"status": "-"`` on a revisit,
+``"redirect": "-"``, ``"length": "-"`` in ARC-era indexes, ``"digest": "-"``): not given."""
 _BOM: Final = b"\xef\xbb\xbf"
 _READ_CHUNK: Final = 1 << 20
 
@@ -201,7 +213,7 @@ class CdxjParser:
         extra: dict[str, str] = {}
         sha256 = digest_id = None
         digest = obj.get("digest")
-        if digest is not None:
+        if digest is not None and digest != _PLACEHOLDER:
             sha1, sha256, digest_id = self._digest(line, digest, errors)
             if sha1 is not None:
                 extra["sha1"] = sha1
@@ -209,7 +221,13 @@ class CdxjParser:
             value = obj.get(key)
             if type(value) is int:
                 value = str(value)
-            if isinstance(value, str) and value and len(value) <= _MAX_EXTRA_CHARS and "\x00" not in value:
+            if (
+                isinstance(value, str)
+                and value
+                and value != _PLACEHOLDER
+                and len(value) <= _MAX_EXTRA_CHARS
+                and "\x00" not in value
+            ):
                 extra[name] = value
         media_type = None
         for key in ("mime-detected", "mime"):

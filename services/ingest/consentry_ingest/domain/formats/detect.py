@@ -35,7 +35,15 @@ _PARQUET_MAGIC: Final = b"PAR1"
 _BOM: Final = b"\xef\xbb\xbf"
 _CDXJ_LINE: Final = re.compile(rb"[^\s{]\S* [0-9]{14} \{")
 _FRONT_MATTER: Final = re.compile(rb"---[ \t]*\r?\n")
-_CROISSANT_MARKERS: Final = (b"mlcommons.org/croissant", b'"sc:Dataset"', b"schema.org/Dataset")
+_CROISSANT_MARKERS: Final = (
+    b"mlcommons.org/croissant",
+    b"mlcommons.org/schema",  # the Hub's Croissant 0.8 drafts
+    b'"sc:Dataset"',
+    b"schema.org/Dataset",
+)
+_CDX_KEYS: Final = (b'"digest"', b'"mime"', b'"status"', b'"filename"', b'"offset"')
+"""Keys of a capture index line; with ``url`` and ``timestamp`` they tell an index server's JSON
+rows (some servers leave out ``urlkey``) from a JSONL manifest, which has none of them."""
 
 
 def detect_any_format(
@@ -51,7 +59,8 @@ def detect_any_format(
     magic ``PAR1``; a first line ``---`` (YAML front matter: a card); a JSON object whose start
     has ``@context`` and the Croissant vocabulary or ``sc:Dataset``; CDXJ lines
     (``<SURT> <14 digits> {``, or a ``!``-declaration) or the index server's JSON lines (with
-    ``urlkey`` and ``timestamp``); else JSONL or CSV as ``detect_format`` decides.
+    ``urlkey`` and ``timestamp``, or ``url``, ``timestamp`` and a capture key such as ``digest``
+    or ``mime``); else JSONL or CSV as ``detect_format`` decides.
 
     Raises :class:`~consentry_ingest.domain.errors.UnsupportedFormatError` for an unknown
     ``override`` and for what ``detect_format`` refuses (TSV, spreadsheets, JSON arrays...).
@@ -81,7 +90,10 @@ def detect_any_format(
         if b'"@context"' in stripped and any(marker in stripped for marker in _CROISSANT_MARKERS):
             return "croissant"
         first_line = stripped.split(b"\n", 1)[0]
-        if b'"urlkey"' in first_line and b'"timestamp"' in first_line:
+        if b'"timestamp"' in first_line and (
+            b'"urlkey"' in first_line
+            or (b'"url"' in first_line and any(key in first_line for key in _CDX_KEYS))
+        ):
             return "cdxj"
     return detect_format(None, first_bytes)
 
