@@ -58,6 +58,22 @@ def test_which_files_the_card_describes(path: str, covered: bool) -> None:
     assert found.covers(path) is covered
 
 
+def test_a_config_given_by_its_directory_covers_the_files_below_it() -> None:
+    """``data_dir`` instead of ``data_files`` (multilingual cards: one config per language)."""
+    found = card(
+        "license: cc-by-sa-4.0\nconfigs:\n- config_name: en\n  data_dir: data/en\n"
+        "- config_name: fr\n  data_dir: data/fr/\n"
+    )
+    assert isinstance(found, CardLicence)
+    assert found.data_files == (
+        DataFiles("en", None, ("data/en/**",)),
+        DataFiles("fr", None, ("data/fr/**",)),
+    )
+    assert found.covers("data/fr/train/0000.parquet")
+    assert not found.covers("data/de/train/0000.parquet")
+    assert not found.covers("data/english.csv")
+
+
 def test_a_card_without_configs_describes_every_file() -> None:
     found = card("license: cc-by-4.0\n")
     assert isinstance(found, CardLicence)

@@ -13,6 +13,8 @@ the next ``---``) says, among much else::
             path: data/train-*
           - split: test
             path: [data/test-*.parquet]
+      - config_name: fr
+        data_dir: data/fr              # every file below data/fr
 
 A card has no items of its own: :func:`read_hf_card` reads its licence as a :class:`CardLicence`,
 and :func:`apply_card_licence` gives that licence to the items read from the data files (Parquet,
@@ -283,6 +285,11 @@ def _configs(value: object, error: Any) -> tuple[DataFiles, ...]:
             continue
         files = config.get("data_files")
         if files is None:
+            data_dir = config.get("data_dir")
+            if isinstance(data_dir, str) and data_dir.strip().strip("/"):
+                # a config given by its directory (``data_dir: data/en``) holds every file below it
+                found.append(DataFiles(name, None, (data_dir.strip().strip("/") + "/**",)))
+                budget -= 1
             continue
         entries: list[tuple[str | None, object, str]] = []
         if isinstance(files, list) and all(isinstance(f, str) for f in files[: _MAX_PATTERNS + 1]):
