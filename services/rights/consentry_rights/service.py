@@ -19,13 +19,16 @@ import asyncio
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, deque
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from opentelemetry import trace
 from pydantic import ValidationError
+from pydantic_core import to_json
 
 from consentry_rights.adapters.fetcher import SignalFetcher
 from consentry_rights.adapters.store import (
@@ -76,6 +79,7 @@ from consentry_shared.metrics import DECISIONS, reason_code
 from consentry_shared.telemetry import group_by_trace, span_in_context
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 _SERVICE = "rights"
 _DECISION_NS = uuid.UUID("0b0f3a52-8f0e-4c47-9a43-6f1f5f0cde01")
 _PAGE = 5000  # registry records read per query when a share streams the registry
@@ -83,6 +87,23 @@ _PAGE = 5000  # registry records read per query when a share streams the registr
 # costs (a round trip to the store, one to Kafka, one update) are small per item, small enough that
 # the first corrections reach the ledger early and the next page is decided while one is sent.
 _REEVALUATION_PAGE = 5000
+# Pages whose decisions may be on their way to Kafka at once: a publish waits for the broker's
+# acknowledgement, which under load takes longer than deciding the next page.
+_REEVALUATION_IN_FLIGHT = 4
+
+
+async def _read_ahead(pages: AsyncGenerator[_T, None]) -> AsyncGenerator[_T, None]:
+    """``pages`` with the next one already asked for while the caller works on the current one
+    (the store reads it meanwhile). The caller still closes ``pages``."""
+    ahead: asyncio.Future[_T | None] = asyncio.ensure_future(anext(pages, None))
+    try:
+        while (page := await ahead) is not None:
+            ahead = asyncio.ensure_future(anext(pages, None))
+            yield page
+    finally:
+        if not ahead.done():
+            ahead.cancel()
+            await asyncio.gather(ahead, return_exceptions=True)
 
 
 def decision_event_id(item_event_id: str, purpose: str) -> str:
@@ -97,6 +118,53 @@ def compact_hash(record: RegistryRecord) -> str | None:
     if isinstance(record, Reservation) and record.territories == ["*"]:
         return hash_only_selector(record)
     return None
+
+
+class DecisionJson:
+    """Writes ``decisions.v1`` values for decisions made at one time with one registry version and
+    policy: exactly the bytes of ``DecisionEvent(...).model_dump_json(exclude_none=True)`` (a test
+    holds them equal), without building a model per item. What the batch shares (policy, registry
+    version, time) is encoded once, each :class:`Decision` object's verdict, reasons and evidence
+    once (a batch's equal decisions are mostly one object); per item only its own fields are.
+    """
+
+    __slots__ = ("_decisions", "_shared")
+
+    def __init__(self, policy_version: str, registry_version: int, at: datetime) -> None:
+        shared = {"policy_version": policy_version, "registry_version": registry_version, "decided_at": at}
+        self._shared = to_json(shared)[1:-1]
+        self._decisions: dict[int, tuple[Decision, bytes]] = {}
+
+    def encode(self, item: ItemEvent, decision: Decision, event_id: str) -> bytes:
+        """The decision's JSON, its fields in :class:`DecisionEvent`'s order, ``None`` left out."""
+        kept = self._decisions.get(id(decision))
+        if kept is None or kept[0] is not decision:  # the pair keeps the object, so its id
+            verdict = {
+                "verdict": decision.verdict,
+                "reasons": list(decision.reasons),
+                "evidence": list(decision.evidence),
+            }
+            kept = self._decisions[id(decision)] = decision, to_json(verdict, exclude_none=True)[1:-1]
+        head: dict[str, object] = {
+            "event_id": event_id,
+            "item_event_id": item.event_id,
+            "manifest_id": item.manifest_id,
+            "item_id": item.item_id,
+            "platform": item.platform,
+            "purpose": item.purpose,
+            "url": str(item.url),
+        }
+        if item.sha256 is not None:
+            head["sha256"] = item.sha256
+        tail: dict[str, object] = {}
+        if item.license is not None:
+            tail["license"] = item.license
+        if item.territory is not None:
+            tail["territory"] = item.territory
+        if item.jurisdiction is not None:
+            tail["jurisdiction"] = item.jurisdiction
+        tail["commercial"] = item.commercial
+        return b"".join((to_json(head)[:-1], b",", kept[1], b",", self._shared, b",", to_json(tail)[1:]))
 
 
 class ViewBuilder:
@@ -507,25 +575,24 @@ class RightsService:
         covering: tuple[RegistryView, ShardedRecords] = self._view, self._sharded
         at = utc_now()
         seen = published = 0
-        sending: asyncio.Task[None] | None = None
+        sending: deque[asyncio.Task[None]] = deque()
         try:
             async with aclosing(self._store.decided_pages(selectors, size=_REEVALUATION_PAGE)) as pages:
-                async for candidates in pages:
+                async for candidates in _read_ahead(pages):
                     # Candidates come from every partition: a sharded view is widened for them.
                     covering = await self._covering([c.item for c in candidates], covering, install=False)
                     out, changed = self._redecided(candidates, covering[0], at)
                     seen += len(candidates)
                     published += len(out)
-                    if sending is not None:
-                        await sending  # one page in flight: ordered, bounded, failures surface here
-                    sending = asyncio.create_task(self._publish_flips(out, changed))
-            if sending is not None:
-                await sending
-                sending = None
+                    if len(sending) >= _REEVALUATION_IN_FLIGHT:
+                        await sending.popleft()  # bounded; a failure surfaces here
+                    sending.append(asyncio.create_task(self._publish_flips(out, changed)))
+            while sending:
+                await sending.popleft()
         finally:
-            if sending is not None and not sending.done():
-                sending.cancel()
-                await asyncio.gather(sending, return_exceptions=True)
+            for task in sending:
+                task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
         if published:
             log.info(
                 "registry version %d changed %d of %d earlier decisions",
@@ -544,15 +611,20 @@ class RightsService:
         )
         out: list[OutRecord] = []
         changed: list[VerdictChange] = []
+        counted: Counter[tuple[str, str]] = Counter()
+        encoder = DecisionJson(self._policy.version, view.version, at)
+        purpose_at = f"@{view.version}"
         for candidate, decision in zip(candidates, flips, strict=True):
             if decision is None:
                 continue
             item = candidate.item
-            event_id = decision_event_id(item.event_id, f"{item.purpose.value}@{view.version}")
-            event = self._event(item, decision, view.version, at, event_id)
+            event_id = decision_event_id(item.event_id, item.purpose.value + purpose_at)
+            counted[decision.verdict.value, decision.reasons[0]] += 1
             changed.append(VerdictChange(item.event_id, decision.verdict, event_id))
             key = (item.sha256 or str(item.url)).encode()
-            out.append(OutRecord(key=key, value=event.model_dump_json(exclude_none=True).encode()))
+            out.append(OutRecord(key=key, value=encoder.encode(item, decision, event_id)))
+        for (verdict, reason), count in counted.items():
+            DECISIONS.labels(verdict, reason_code(reason)).inc(count)
         return out, changed
 
     async def _publish_flips(self, out: list[OutRecord], changed: list[VerdictChange]) -> None:

@@ -110,9 +110,17 @@ def redecide_batch(
     the items decided together by :func:`~.batch.decide_batch` (which gives exactly the
     decisions :func:`~.decide.decide` gives, at a fraction of the cost)."""
     decisions = decide_batch([item for item, _ in candidates], registry, policy, at, documents=documents)
-    return [
-        _flipped(previous, decision) for (_, previous), decision in zip(candidates, decisions, strict=True)
-    ]
+    # decide_batch hands equal decisions out as one object: their flips are one object too (a
+    # caller encoding each decision once, as the service does, then encodes each flip once).
+    # ``decisions`` keeps every object alive, so an id is not reused while this runs.
+    flips: dict[tuple[int, bool], Decision | None] = {}
+    found: list[Decision | None] = []
+    for (_, previous), decision in zip(candidates, decisions, strict=True):
+        key = id(decision), previous == Verdict.CONSENT
+        if key not in flips:
+            flips[key] = _flipped(previous, decision)
+        found.append(flips[key])
+    return found
 
 
 def _flipped(previous: Verdict, decision: Decision) -> Decision | None:
