@@ -173,6 +173,37 @@ def build_registry(rng: random.Random, size: int) -> RegistryView:
     return RegistryView(reservations=reservations, deals=deals, works=works, version=3)
 
 
+# Crawl-time evidence of every kind the engine reads, with outcomes from not-reserved to
+# reserved, constrained (RSL licence not read) and unknown (unreadable headers, hash-only files).
+EVIDENCE: list[dict[str, str]] = [
+    {
+        "robots_txt": "User-agent: *\nAllow: /\nContent-Usage: /photos/ train-ai=n, search=y\n",
+        "ai_txt": "User-Agent: *\nDisallow: *.jpg\n",
+        "tdmrep_json": '[{"location":"/photos/*","tdm-reservation":1}]',
+        "headers": '{"content-type":["image/jpeg"],"tdm-reservation":["0"]}',
+        "fetched_at": "2025-05-12T07:40:01Z",
+    },
+    {
+        "robots_txt": "User-agent: *\nAllow: /\nContent-Signal: search=yes, ai-train=no\n",
+        "headers": '{"content-usage":["train-ai=y"]}',
+    },
+    {"robots_txt": "User-agent: *\nAllow: /\n", "ai_txt": "User-Agent: *\nAllow: /\n"},
+    {"robots_txt": "User-agent: *\nLicense: https://rsl.example/licence.xml\n"},
+    {"headers": "not json", "tdmrep_json": '[{"location":"/","tdm-reservation":0}]'},
+    {"robots_txt_sha256": "e" * 64, "headers": '{"x-robots-tag":["googlebot: noai"]}'},
+    {
+        "html_meta": '{"robots":["noai"],"tdm-reservation":["1"]}',
+        "xmp": (
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+            'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+            'xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" plus:DataMining='
+            '"http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING"/></rdf:RDF></x:xmpmeta>'
+        ),
+    },
+    {"headers": '{"x-robots-tag":["noimageai"]}', "html_meta": "<meta name=robots content=all>"},
+]
+
+
 def build_item(rng: random.Random, n: int, *, evidence: bool = False) -> ItemEvent:
     url = f"{rng.choice(SCHEMES)}://{rng.choice(HOSTS)}{rng.choice(PORTS)}{rng.choice(PATHS)}"
     fields: dict[str, Any] = {
@@ -201,6 +232,7 @@ def build_item(rng: random.Random, n: int, *, evidence: bool = False) -> ItemEve
                 {"headers": '{"x-robots-tag":["noai"]}', "fetched_at": "2025-05-01T00:00:00Z"},
                 {"tdmrep_json_sha256": "d" * 64},
                 {"fetched_at": "2025-05-01T00:00:00Z"},  # nothing to read: no signals
+                *EVIDENCE,
             ]
         )
     return ItemEvent.model_validate(fields)
@@ -245,6 +277,37 @@ def test_items_with_signals_and_fetched_captures_are_decided_as_decide_does() ->
     got = decide_batch(items, view, POLICIES[0], AT, fetched=fetched)
     for item, capture, decision in zip(items, fetched, got, strict=True):
         assert decision == decide(item, view, POLICIES[0], AT, fetched=capture)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    size=st.integers(min_value=0, max_value=25),
+    policy=st.sampled_from(POLICIES),
+    at=st.sampled_from(TIMES),
+)
+def test_items_with_crawl_time_evidence_get_what_decide_gives(
+    seed: int, size: int, policy: Policy, at: datetime
+) -> None:
+    rng = random.Random(seed)
+    view = build_registry(rng, size)
+    items = [build_item(rng, n, evidence=rng.random() < 0.8) for n in range(60)]
+    fetched = [
+        rng.choice(
+            [
+                None,
+                None,
+                SignalCapture(where="fetch", seen_at=AT, headers={"tdm-reservation": ["1"]}),
+                SignalCapture(where="fetch", seen_at=AT, item_error="HTTP 503"),
+            ]
+        )
+        for _ in items
+    ]
+    for captures in (None, fetched):
+        got = decide_batch(items, view, policy, at, fetched=captures)
+        for n, (item, decision) in enumerate(zip(items, got, strict=True)):
+            capture = None if captures is None else captures[n]
+            assert decision == decide(item, view, policy, at, fetched=capture), item
 
 
 def test_the_batch_matcher_finds_what_the_view_finds() -> None:
@@ -311,3 +374,23 @@ def test_batches_at_other_times_reuse_nothing_stale() -> None:
                 assert [e.model_dump_json() for e in got.evidence] == [
                     e.model_dump_json() for e in expected.evidence
                 ]
+
+
+def test_by_location_is_what_matches_finds_without_a_hash_and_one_object_per_origin() -> None:
+    rng = random.Random(12)
+    view = build_registry(rng, 60)
+    matcher = view.matcher()
+    seen: dict[tuple[str, str], object] = {}
+    stable = 0
+    for n in range(3000):
+        url = str(build_item(rng, n).url)
+        for platform in PLATFORMS:
+            found = matcher.by_location(platform, url)
+            if found is None:
+                continue
+            stable += 1
+            assert found == matcher.matches(platform, url, None)
+            assert found == (view.deals_for(platform, url, None), view.reservations_for(url, None))
+            origin = (platform, url[: url.find("/", url.find("://") + 3)])
+            assert seen.setdefault(origin, found) is found
+    assert stable > 1000  # most origins here have no URL prefix registered

@@ -15,8 +15,12 @@ registry view, one policy, one decision time):
   knows as a work, the terms of the governing licence are applied once per (licence, use,
   jurisdiction) and only the works' ids and evidence are filled in per item.
 
-Items that carry web signals (crawl-time ``evidence``, or a ``fetched`` capture) are decided by
-:func:`~.decide.decide` itself: their readings name the item's URL, so nothing is shared.
+Items that carry web signals (crawl-time ``evidence``, or a ``fetched`` capture) have their
+signals read by :func:`~.web_signals.read_signals` itself (their readings name the item's URL);
+what is shared is the crawl-time capture (a function of the evidence and the item's origin, kept
+from batch to batch) and everything registry and licence rules compute, which
+:meth:`_Batch.decide_signalled` combines with the signals exactly as :func:`~.decide.decide`'s
+rules do.
 
 Correctness rests on one argument, checked by a differential test: every memo key holds every
 field the reference rules read for that part of the decision, and on a miss the reference code
@@ -31,9 +35,19 @@ from functools import lru_cache
 from typing import Final, TypeVar
 from weakref import WeakKeyDictionary
 
-from consentry_shared.contracts.v1 import Deal, Evidence, ItemEvent, Purpose, Reservation, Verdict, Work
+from consentry_shared.contracts.v1 import (
+    CrawlEvidenceField,
+    Deal,
+    Evidence,
+    ItemEvent,
+    Purpose,
+    Reservation,
+    Verdict,
+    Work,
+)
 
 from .decide import (
+    _RESTRICTING,
     _TRAINING,
     Decision,
     Policy,
@@ -47,12 +61,20 @@ from .decide import (
     _reservation_covers_territory,
     _reservation_in_force,
     _reservation_value,
-    decide,
+    _signal_reasons,
     purpose_covers,
     with_identity,
 )
 from .registry import RegistryView
-from .web_signals import DEFAULT_DOCUMENTS, ParsedDocuments, SignalCapture
+from .web_signals import (
+    DEFAULT_DOCUMENTS,
+    ParsedDocuments,
+    SignalCapture,
+    WebSignals,
+    capture_from_evidence,
+    origin_of,
+    read_signals,
+)
 
 __all__ = ["decide_batch"]
 
@@ -81,11 +103,11 @@ def decide_batch(
     batch = _Batch(registry, policy, at)
     if fetched is None:
         return [
-            decide(item, registry, policy, at, documents=documents) if item.evidence else batch.decide(item)
+            batch.decide_signalled(item, None, documents) if item.evidence else batch.decide(item)
             for item in items
         ]
     return [
-        decide(item, registry, policy, at, fetched=capture, documents=documents)
+        batch.decide_signalled(item, capture, documents)
         if item.evidence or capture is not None
         else batch.decide(item)
         for item, capture in zip(items, fetched, strict=True)
@@ -97,9 +119,13 @@ _LicenceKey = tuple[str | None, bool, Purpose, str, str | None, str | None]
 # (the governing claim's text, commercial, purpose, jurisdiction, territory)
 _AppliedKey = tuple[str, bool, Purpose, str | None, str | None]
 _K = TypeVar("_K", _LicenceKey, _AppliedKey)
+# (id of the origin's matches, purpose, territory, jurisdiction, declared licence, commercial, manifest id)
+_WholeKey = tuple[int, Purpose, str | None, str | None, str | None, bool, str]
+_Matched = tuple[tuple[Deal, ...], tuple[Reservation, ...]]
 
 
 _MAX_KEPT: Final = 100_000
+_MAX_CAPTURES: Final = 20_000
 
 
 class _Kept:
@@ -110,9 +136,11 @@ class _Kept:
     instead of running the rule again.
     """
 
-    __slots__ = ("applied", "licences")
+    __slots__ = ("applied", "captures", "licences")
 
     def __init__(self) -> None:
+        # Crawl-time captures by (origin, evidence fields): they hold no decision time.
+        self.captures: dict[tuple[object, ...], SignalCapture | None] = {}
         self.licences: dict[_LicenceKey, tuple[Decision, datetime]] = {}
         self.applied: dict[_AppliedKey, tuple[Decision, datetime]] = {}
 
@@ -169,6 +197,7 @@ class _Batch:
         "_md5s",
         "_policy",
         "_registry",
+        "_whole",
     )
 
     def __init__(self, registry: RegistryView, policy: Policy, at: datetime) -> None:
@@ -191,45 +220,187 @@ class _Batch:
         self._licences: dict[_LicenceKey, Decision] = {}
         self._applied: dict[_AppliedKey, Decision] = {}
         self._manifests: dict[tuple[str, str | None], Evidence] = {}
+        self._whole: dict[_WholeKey, tuple[_Matched, Decision]] = {}
 
     def decide(self, item: ItemEvent) -> Decision:
         """The Decision of :func:`~.decide.decide` for an item without web signals."""
         url = str(item.url)
+        sha256, md5, identifiers = self._named(item)
+        if sha256 is None and md5 is None and not identifiers:
+            matched = self._matcher.by_location(item.platform, url)
+            if matched is not None:
+                return self._by_location(item, url, matched)
+        decision = self._decide(item, url, sha256, md5, identifiers)
+        if md5 is None and not identifiers:
+            return decision
+        return with_identity(decision, item.manifest_id, md5, identifiers, self._at)
+
+    def _named(self, item: ItemEvent) -> tuple[str | None, str | None, tuple[str, ...]]:
+        """The item's sha256, md5 and identifiers that some record names (``None``, ``()``
+        for those that none does: they match nothing, as no hash would)."""
         sha256 = item.sha256
         if sha256 is not None:
             sha256 = sha256.lower()
             if sha256 not in self._hashes and not (self._compact and self._matcher.known_hash(sha256)):
-                sha256 = None  # no record names it: it matches nothing, as no hash would
+                sha256 = None
         md5 = item.md5
         if md5 is not None and md5 not in self._md5s:
             md5 = None
         identifiers: tuple[str, ...] = ()
         if item.identifiers:
             identifiers = tuple(found for found in item.identifiers if found in self._identifiers)
-        decision = self._decide(item, url, sha256, md5, identifiers)
+        return sha256, md5, identifiers
+
+    def decide_signalled(
+        self, item: ItemEvent, fetched: SignalCapture | None, documents: ParsedDocuments
+    ) -> Decision:
+        """The Decision of ``decide(item, ..., fetched=fetched, documents=documents)`` for an item
+        that carries crawl-time evidence or comes with a fetched capture."""
+        url = str(item.url)
+        crawl = self._capture(item.evidence, url) if item.evidence else None
+        signals = None
+        if crawl is not None or fetched is not None:
+            signals = read_signals(
+                (crawl, fetched),
+                url,
+                media_type=item.media_type,
+                platform_token=item.platform,
+                user="commercial" if item.commercial else "non-commercial",
+                territory=item.territory,
+                label=fetched is not None,
+                documents=documents,
+            )
+        if signals is None:
+            return self.decide(item)
+        sha256, md5, identifiers = self._named(item)
+        decision = self._with_signals(item, url, sha256, md5, identifiers, signals)
         if md5 is None and not identifiers:
             return decision
         return with_identity(decision, item.manifest_id, md5, identifiers, self._at)
 
-    def _decide(
-        self, item: ItemEvent, url: str, sha256: str | None, md5: str | None, identifiers: tuple[str, ...]
+    def _capture(self, evidence: dict[CrawlEvidenceField, str], url: str) -> SignalCapture | None:
+        """``capture_from_evidence(evidence, url)``: it reads the URL only for its origin."""
+        origin = origin_of(url)
+        key = (origin, *evidence.items())
+        captures = self._kept.captures
+        found = captures.get(key, _MISSING)
+        if found is _MISSING:
+            found = capture_from_evidence(evidence, url)
+            if len(captures) >= _MAX_CAPTURES:
+                captures.clear()
+            captures[key] = found
+        assert found is None or isinstance(found, SignalCapture)
+        return found
+
+    def _with_signals(
+        self,
+        item: ItemEvent,
+        url: str,
+        sha256: str | None,
+        md5: str | None,
+        identifiers: tuple[str, ...],
+        signals: WebSignals,
     ) -> Decision:
+        """:func:`~.decide._decide` with web signals: deals, reservations, signals, licence, with
+        the registry's parts and the licence's from this batch's memos."""
         purpose = item.purpose
         deals, reservations = self._matcher.matches(item.platform, url, sha256, md5, identifiers)
+        noted_reasons: list[str] = []
+        noted_evidence: list[Evidence] = []
+        for deal in deals:
+            failure = self._failure(deal, item)
+            if failure is None:
+                granted = self._consent(deal)  # the signals it overrides stay on the record
+                return Decision(Verdict.CONSENT, granted.reasons, (*granted.evidence, *signals.evidence))
+            noted_reasons.append(failure)
+            noted_evidence.append(self._deal_evidence(deal))
+        outcome = signals.outcome(purpose.value)
+        restricting = outcome.status in _RESTRICTING
+        binding = [
+            reservation for reservation in reservations if self._bound(reservation, purpose, item.territory)
+        ]
+        if binding:
+            reasons = [f"reservation:{reservation.id}" for reservation in binding]
+            if restricting:
+                reasons.extend(_signal_reasons(outcome.deciding))
+            evidence = [self._reservation_evidence(reservation) for reservation in binding]
+            evidence.extend(signals.evidence_of(outcome.deciding))
+            return Decision(Verdict.VIOLATION, (*reasons, *noted_reasons), (*evidence, *noted_evidence))
+        if restricting:
+            return Decision(
+                Verdict.VIOLATION,
+                (*_signal_reasons(outcome.deciding), *noted_reasons),
+                (*signals.evidence_of(outcome.deciding), *noted_evidence),
+            )
+        unreadable = outcome.deciding if outcome.status == "unknown" else ()
+        if not unreadable:
+            noted_evidence.extend(signals.evidence)  # not reserved or unset: evidence only
+        licence = self._licence(item, url, sha256, md5, identifiers)
+        if noted_reasons or noted_evidence:
+            licence = Decision(
+                licence.verdict, (*licence.reasons, *noted_reasons), (*licence.evidence, *noted_evidence)
+            )
+        if not unreadable:
+            return licence
+        # A signal could not be read: never consent (see decide._unreadable).
+        why = tuple(dict.fromkeys(f"signal-unreadable:{reading.signal}" for reading in unreadable))
+        unread = signals.evidence_of(unreadable)
+        if licence.verdict is Verdict.VIOLATION:
+            return Decision(Verdict.VIOLATION, (*licence.reasons, *why), (*licence.evidence, *unread))
+        return Decision(Verdict.UNKNOWN, (*why, *noted_reasons), (*unread, *licence.evidence))
+
+    def _failure(self, deal: Deal, item: ItemEvent) -> str | None:
+        """Why ``deal`` grants nothing to the item (``<why>:<deal id>``), or ``None``."""
+        key = (id(deal), item.purpose, item.territory)
+        failure = self._failures.get(key, _MISSING)
+        if failure is _MISSING:
+            self._alive.append(deal)
+            why = _deal_failure(deal, item, self._at)
+            failure = self._failures[key] = None if why is None else f"{why}:{deal.id}"
+        assert failure is None or isinstance(failure, str)
+        return failure
+
+    def _by_location(self, item: ItemEvent, url: str, matched: _Matched) -> Decision:
+        """An item that no record names by its content: its Decision depends on what its origin
+        matched (one object per origin and platform, see :meth:`BatchMatcher.by_location`) and
+        on the item's fields that the rules read, so it is computed once per such key."""
+        key = (
+            id(matched),
+            item.purpose,
+            item.territory,
+            item.jurisdiction,
+            item.license,
+            item.commercial,
+            item.manifest_id,
+        )
+        found = self._whole.get(key)
+        if found is not None and found[0] is matched:
+            return found[1]
+        decision = self._decide(item, url, None, None, (), matched)
+        self._whole[key] = (matched, decision)
+        return decision
+
+    def _decide(
+        self,
+        item: ItemEvent,
+        url: str,
+        sha256: str | None,
+        md5: str | None,
+        identifiers: tuple[str, ...],
+        matched: _Matched | None = None,
+    ) -> Decision:
+        purpose = item.purpose
+        if matched is None:
+            matched = self._matcher.matches(item.platform, url, sha256, md5, identifiers)
+        deals, reservations = matched
         noted_reasons: list[str] | tuple[()] = ()  # lists only when there are deals to note
         noted_evidence: list[Evidence] | tuple[()] = ()
         if deals:
             noted_reasons, noted_evidence = [], []
             for deal in deals:
-                key = (id(deal), purpose, item.territory)
-                failure = self._failures.get(key, _MISSING)
-                if failure is _MISSING:
-                    self._alive.append(deal)
-                    why = _deal_failure(deal, item, self._at)
-                    failure = self._failures[key] = None if why is None else f"{why}:{deal.id}"
+                failure = self._failure(deal, item)
                 if failure is None:
                     return self._consent(deal)
-                assert isinstance(failure, str)
                 noted_reasons.append(failure)
                 noted_evidence.append(self._deal_evidence(deal))
         if reservations:
