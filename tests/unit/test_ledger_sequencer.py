@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
+import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic_core import to_json
 
 from consentry_ledger.domain import PositionedDecision, entry_leaf, sequence_batch
 from consentry_ledger.domain.sequencer import DECISION_KEYS, ENTRY_KEYS, EVIDENCE_KEYS, decision_leaf
@@ -126,23 +129,31 @@ def test_an_entry_too_large_for_a_tile_bundle_is_set_aside() -> None:
 # --- the fast leaf path equals the definition ---------------------------------------------------
 
 text = st.text(st.characters(codec="utf-8"), min_size=1, max_size=12)
+# Any zone: named ones (historic offsets in seconds included) and fixed offsets to the
+# microsecond, where msgspec and pydantic would write a sub-minute offset differently.
+zones = (
+    st.just(UTC)
+    | st.timezones()
+    | st.timedeltas(timedelta(hours=-23, minutes=-59), timedelta(hours=23, minutes=59)).map(timezone)
+)
+moments = st.datetimes(timezones=zones)
 evidence = st.builds(
     Evidence,
     signal=text,
     ref=st.none() | text,
     value=st.none() | st.text(st.characters(codec="utf-8"), max_size=20),
     body_sha256=st.none() | st.just("ab" * 32),
-    seen_at=st.none() | st.datetimes(timezones=st.just(UTC)),
+    seen_at=st.none() | moments,
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(
     event_id=text,
     item_id=text,
     reasons=st.lists(text, min_size=1, max_size=3),
     evidence=st.lists(evidence, max_size=3),
-    decided_at=st.datetimes(timezones=st.just(UTC)) | st.datetimes(timezones=st.timezones()),
+    decided_at=moments,
     path=st.text(st.characters(min_codepoint=ord("a"), max_codepoint=ord("z")), max_size=8),
     registry_version=st.integers(0, 2**53 - 1),
     position=st.tuples(st.integers(0, 2**53 - 1), st.integers(0, 1000), st.integers(0, 2**53 - 1)),
@@ -192,6 +203,31 @@ def test_the_fast_leaf_is_the_canonical_json_of_the_ledger_entry(
         offset=offset,
     )
     assert decision_leaf(positioned, index) == entry_leaf(reference)
+
+
+@pytest.mark.parametrize(
+    "offset", [timedelta(seconds=30), timedelta(seconds=-30), timedelta(hours=1, microseconds=5)]
+)
+def test_a_sub_minute_utc_offset_is_written_as_the_model_writes_it(offset: timedelta) -> None:
+    # msgspec writes these zones unlike pydantic (``Z`` for +00:00:30): the fast path must not
+    # use it for them. Checked in both fields that hold a datetime.
+    moment = datetime(2026, 11, 27, 12, 0, tzinfo=timezone(offset))
+    for overrides in (
+        {"decided_at": moment},
+        {"evidence": [Evidence(signal="policy.regime", seen_at=moment)]},
+    ):
+        made = decision(1, **overrides)
+        reference = LedgerEntry(
+            index=4,
+            **{k: getattr(made, k) for k in DECISION_KEYS},
+            topic="decisions.v1",
+            partition=0,
+            offset=4,
+        )
+        assert decision_leaf(PositionedDecision(made, "decisions.v1", 0, 4), 4) == entry_leaf(reference)
+    assert msgspec.json.encode(datetime(2026, 1, 1, tzinfo=timezone(timedelta(seconds=30)))) != to_json(
+        datetime(2026, 1, 1, tzinfo=timezone(timedelta(seconds=30)))
+    ), "msgspec now writes sub-minute offsets as pydantic does: the fallback may go"
 
 
 def test_the_fast_leaf_knows_every_field_of_the_contracts() -> None:

@@ -10,19 +10,27 @@ The leaf of an entry is *defined* by :func:`entry_leaf`: RFC 8785 canonical JSON
 validating a ``LedgerEntry`` per decision and canonicalising its dump costs about 11 µs, most of
 the ledger's append budget, so :func:`sequence_batch` builds the same bytes directly: the
 decision is already validated, the entry's keys are known, and for such values (strings,
-ASCII keys, integers up to 2**53, datetimes) pydantic-core's compact JSON of a dict whose keys
-are inserted in sorted order *is* the RFC 8785 form (same escapes: ``\\uXXXX`` lowercase for
-control characters, ``\\b \\t \\n \\f \\r``, nothing else escaped; lone surrogates refused).
-``tests/unit/test_ledger_sequencer.py`` holds the two paths byte-equal, and fails if the
-contracts grow a field the fast path does not know.
+ASCII keys, integers up to 2**53, datetimes) the compact JSON of a dict whose keys are inserted
+in sorted order *is* the RFC 8785 form (same escapes: ``\\uXXXX`` lowercase for control
+characters, ``\\b \\t \\n \\f \\r``, nothing else escaped; lone surrogates refused).
+
+msgspec writes that JSON (about 0.9 µs an entry less than pydantic-core's ``to_json``), and
+writes datetimes as pydantic does, with one exception: a UTC offset that is not a whole number
+of minutes (only a ``tzinfo`` made in Python has one). Pydantic then writes ``+00:00`` where
+msgspec writes ``Z``, so such decisions take pydantic-core's ``to_json``.
+``tests/unit/test_ledger_sequencer.py`` holds the fast path byte-equal to :func:`entry_leaf`
+on generated entries (any zone, any text), and fails if the contracts grow a field the fast
+path does not know.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import msgspec
 from pydantic_core import PydanticSerializationError, to_json
 
 from consentry_shared.contracts.v1 import DecisionEvent, Evidence, LedgerEntry
@@ -32,6 +40,8 @@ from consentry_shared.tlog import Checkpoint, CompactRange, Signer, canonical_js
 MAX_LEAF_BYTES = 0xFFFF
 # RFC 8785 numbers are IEEE doubles: integers beyond this lose precision.
 _MAX_SAFE_INT = 2**53 - 1
+
+_write_json = msgspec.json.Encoder().encode
 
 _POSITION_FIELDS = frozenset({"index", "topic", "partition", "offset"})
 ENTRY_KEYS = tuple(sorted(LedgerEntry.model_fields))
@@ -160,9 +170,31 @@ def decision_leaf(positioned: PositionedDecision, index: int) -> bytes:
     if entry["territory"] is None:
         del entry["territory"]
     try:
+        if _whole_minute_offsets(fields):
+            return _write_json(entry)
         return to_json(entry)
-    except PydanticSerializationError as error:
+    except (PydanticSerializationError, UnicodeEncodeError) as error:
         raise ValueError(f"no RFC 8785 form: {error}") from None
+
+
+def _whole_minute(moment: datetime) -> bool:
+    if moment.tzinfo is UTC:  # the common zone, without the call
+        return True
+    offset = moment.utcoffset()
+    return offset is not None and not (offset.seconds % 60 or offset.microseconds)
+
+
+def _whole_minute_offsets(fields: dict[str, Any]) -> bool:
+    """Whether every datetime of a decision has a whole-minute UTC offset (where msgspec and
+    pydantic write the same text; see the module docstring)."""
+    whole_minute = _whole_minute
+    if not whole_minute(fields["decided_at"]):
+        return False
+    for item in fields["evidence"]:
+        seen_at = item.__dict__["seen_at"]
+        if seen_at is not None and not whole_minute(seen_at):
+            return False
+    return True
 
 
 def sequence_batch(
