@@ -3,7 +3,10 @@
 Policy (documented in the README): a manifest is all-or-nothing. The upload is spooled to disk
 while it is validated (bounded memory whatever its size); if any line is invalid the manifest is
 rejected with every error (up to a limit) naming its line and field, and nothing is published.
-Only a fully valid manifest is read a second time and published, in large keyed batches.
+While it is validated, each item's ``items.v1`` record is encoded and written to a second spool
+file (:class:`~consentry_ingest.adapters.spill.RecordSpool`: about 500 bytes an item for
+150-byte lines, so roughly three times the manifest on disk), which is published, in large keyed
+batches, only once the whole manifest is known valid: the manifest is not parsed twice.
 Re-submitting the same manifest yields the same event ids, so nothing is recorded twice.
 """
 
@@ -15,12 +18,15 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from opentelemetry import trace
+from pydantic import ValidationError
 
 from consentry_ingest.adapters.manifests import SqlManifestStore
-from consentry_ingest.adapters.spill import FileSpill
+from consentry_ingest.adapters.spill import FileSpill, RecordSpool
 from consentry_ingest.domain import (
     LineError,
     ManifestErrors,
@@ -29,7 +35,6 @@ from consentry_ingest.domain import (
     RawItem,
     UnsupportedFormatError,
     manifest_id_for,
-    to_event,
 )
 from consentry_ingest.domain.access import (
     PlatformMismatchError,
@@ -52,6 +57,7 @@ from consentry_ingest.domain.limits import (
     UploadRateLimiter,
     check_size,
 )
+from consentry_ingest.domain.wire import ItemEventWriter
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import ManifestHeader, Purpose, utc_now
 from consentry_shared.kafka import KeyedBatchPublisher, OutRecord
@@ -223,27 +229,25 @@ class IngestService:
         limits: PlatformLimits,
     ) -> Accepted:
         with self._tracer.start_as_current_span("ingest.upload") as span:
-            fmt, header, count = self._validate(spool, size, head, submission, limits)
+            submitted_at = utc_now()
+            records = RecordSpool(spool.with_suffix(".records"))
             try:
-                platform = upload_platform(
-                    submission.platform, header.platform if header else None, submission.caller
+                fmt, header, count, written = self._validate(
+                    spool, size, head, submission, limits, records, digest, submitted_at
                 )
-            except PlatformMismatchError as error:
-                raise NotYourPlatform(str(error)) from None
-            if not platform:
-                raise MissingPlatform(
-                    "no platform: pass --platform (or ?platform=) or set it in the manifest "
-                    'header line {"manifest": {"platform": ...}}'
-                )
-            purpose = submission.purpose or (header.purpose if header else None)
-            purpose = purpose or Purpose.AI_TRAINING
-            territory = submission.territory or (header.territory if header else None)
-            manifest_id = submission_manifest_id(platform, header, digest, purpose, territory)
-            span.set_attribute("consentry.manifest_id", manifest_id)
-            span.set_attribute("consentry.items", count)
-            await self._publish(
-                spool, fmt, manifest_id, platform, purpose, header, territory, submission.columns
-            )
+                target = _target(submission, header, digest)
+                if isinstance(target, IngestError):
+                    raise target
+                platform, purpose, manifest_id = target.platform, target.purpose, target.manifest_id
+                span.set_attribute("consentry.manifest_id", manifest_id)
+                span.set_attribute("consentry.items", count)
+                if written:
+                    await self._publish_records(records)
+                else:
+                    writer = _writer(submission, header, digest, submitted_at)
+                    await self._publish(spool, fmt, writer, submission.columns)
+            finally:
+                records.remove()
             accepted = Accepted(
                 manifest_id=manifest_id,
                 items=count,
@@ -321,8 +325,19 @@ class IngestService:
         return size, head, digest.hexdigest()
 
     def _validate(
-        self, spool: Path, size: int, head: bytes, submission: Submission, limits: PlatformLimits
-    ) -> tuple[AnyManifestFormat, ManifestHeader | None, int]:
+        self,
+        spool: Path,
+        size: int,
+        head: bytes,
+        submission: Submission,
+        limits: PlatformLimits,
+        records: RecordSpool,
+        digest: str,
+        submitted_at: datetime,
+    ) -> tuple[AnyManifestFormat, ManifestHeader | None, int, bool]:
+        """Validate every item; while none is invalid, write each one's encoded record to
+        ``records`` too, so that publishing a valid manifest does not read it again. Returns the
+        format, the header, the item count and whether ``records`` holds every item."""
         if size == 0:
             raise ManifestRejected([LineError(line=1, field=None, message="the manifest is empty")], 1)
         try:
@@ -336,48 +351,122 @@ class IngestService:
             )
         errors = ManifestErrors(self._max_errors)
         items = 0
+        # Decided at the first item, when the header (a JSONL manifest's first line) is known;
+        # None when the upload's target cannot be settled (its error is raised once the
+        # manifest is validated, as the policy orders) or when a line is invalid.
+        writer: ItemEventWriter | None = None
+        writing = True
         scan = _Scan(spool, fmt, submission.columns, check_ids=True)
         for batch in scan.batches():
-            items += _tally(batch, errors)
+            counted = _tally(batch, errors)
+            items += counted
             self._check_limits(limits, submission, items=items)
+            if not writing:
+                continue
+            if errors.rejected:
+                writing = False
+                continue
+            if counted:
+                if writer is None:
+                    writer = _writer_or_none(submission, scan.header, digest, submitted_at)
+                    if writer is None:
+                        writing = False
+                        continue
+                record = writer.record
+                records.append([record(line) for line in batch if isinstance(line, RawItem)])
         if errors.rejected:
             raise ManifestRejected(list(errors.shown), errors.total)
         if items == 0:
             raise ManifestRejected([LineError(line=1, field=None, message="no items in the manifest")], 1)
-        return fmt, scan.header, items
+        return fmt, scan.header, items, writing and writer is not None
+
+    async def _publish_records(self, records: RecordSpool) -> None:
+        """Publish the records :meth:`_validate` wrote, in order, ``batch_items`` at a time."""
+        topic = self._topic(topics.ITEMS)
+        size = self._batch_items
+        batch: list[OutRecord] = []
+        for block in records.blocks():
+            batch += [OutRecord(key, value) for key, value in block]
+            while len(batch) >= size:
+                await self._publisher.publish(topic, batch[:size])
+                del batch[:size]
+        await self._publisher.publish(topic, batch)
 
     async def _publish(
         self,
         spool: Path,
         fmt: AnyManifestFormat,
-        manifest_id: str,
-        platform: str,
-        purpose: Purpose,
-        header: ManifestHeader | None,
-        territory: str | None,
+        writer: ItemEventWriter,
         columns: dict[str, str] | None,
     ) -> None:
-        submitted_at = utc_now()
-        commercial = header.commercial if header else True
+        """Read the manifest again and publish its items (when :meth:`_validate` wrote none)."""
         topic = self._topic(topics.ITEMS)
         batch: list[OutRecord] = []
+        record = writer.record
         for raw in _Scan(spool, fmt, columns, check_ids=False).items():
-            event = to_event(
-                raw,
-                manifest_id=manifest_id,
-                platform=platform,
-                purpose=purpose,
-                territory=territory,
-                commercial=commercial,
-                submitted_at=submitted_at,
-                jurisdiction=header.jurisdiction if header else None,
-            )
-            key = (event.sha256 or str(event.url)).encode()
-            batch.append(OutRecord(key=key, value=event.model_dump_json(exclude_none=True).encode()))
+            key, value = record(raw)
+            batch.append(OutRecord(key, value))
             if len(batch) >= self._batch_items:
                 await self._publisher.publish(topic, batch)
                 batch = []
         await self._publisher.publish(topic, batch)
+
+
+class _Target(NamedTuple):
+    """Where a validated upload goes."""
+
+    platform: str
+    purpose: Purpose
+    territory: str | None
+    manifest_id: str
+
+
+def _target(submission: Submission, header: ManifestHeader | None, digest: str) -> _Target | IngestError:
+    """Where a validated upload goes, or the error that refuses it (another platform's header,
+    or no platform at all)."""
+    declared = header.platform if header else None
+    try:
+        platform = upload_platform(submission.platform, declared, submission.caller)
+    except PlatformMismatchError as error:
+        return NotYourPlatform(str(error))
+    if not platform:
+        return MissingPlatform(
+            "no platform: pass --platform (or ?platform=) or set it in the manifest "
+            'header line {"manifest": {"platform": ...}}'
+        )
+    purpose = submission.purpose or (header.purpose if header else None)
+    purpose = purpose or Purpose.AI_TRAINING
+    territory = submission.territory or (header.territory if header else None)
+    manifest_id = submission_manifest_id(platform, header, digest, purpose, territory)
+    return _Target(platform, purpose, territory, manifest_id)
+
+
+def _writer(
+    submission: Submission, header: ManifestHeader | None, digest: str, submitted_at: datetime
+) -> ItemEventWriter:
+    """The writer of the upload's ``items.v1`` records; raises what :func:`_target` returns."""
+    target = _target(submission, header, digest)
+    if isinstance(target, IngestError):
+        raise target
+    return ItemEventWriter(
+        manifest_id=target.manifest_id,
+        platform=target.platform,
+        purpose=target.purpose,
+        territory=target.territory,
+        commercial=header.commercial if header else True,
+        submitted_at=submitted_at,
+        jurisdiction=header.jurisdiction if header else None,
+    )
+
+
+def _writer_or_none(
+    submission: Submission, header: ManifestHeader | None, digest: str, submitted_at: datetime
+) -> ItemEventWriter | None:
+    """:func:`_writer`, or ``None`` where it raises (the error is raised again after validation)."""
+    try:
+        return _writer(submission, header, digest, submitted_at)
+    except (IngestError, ValueError, ValidationError):
+        return None
 
 
 def submission_manifest_id(
@@ -437,9 +526,10 @@ class _Scan:
                 if self._fmt in ("jsonl", "csv"):
                     parser = ManifestParser("jsonl" if self._fmt == "jsonl" else "csv", ids=ids)
                     while chunk := source.read(_READ_CHUNK):
-                        yield parser.feed(chunk)
+                        batch = parser.feed(chunk)
+                        self.header = parser.header  # final once a batch holds an item
+                        yield batch
                     yield parser.close()
-                    self.header = parser.header
                     return
                 options = ReadOptions(parquet_columns=self._columns, duplicate_ids=ids)
                 try:

@@ -10,7 +10,7 @@ Hugging Face dataset cards) live in :mod:`.formats`, with their own public surfa
 """
 
 from .errors import IngestDomainError, InvalidURLError, ParserClosedError, UnsupportedFormatError
-from .items import ITEM_EVENT_NAMESPACE, item_event_id, manifest_id_for, to_event
+from .items import ITEM_EVENT_NAMESPACE, item_event_id, item_event_ids, manifest_id_for, to_event
 from .manifest import (
     EVIDENCE_FIELDS,
     IDENTIFIER_FIELDS,
@@ -51,6 +51,7 @@ __all__ = [
     "UnsupportedFormatError",
     "detect_format",
     "item_event_id",
+    "item_event_ids",
     "manifest_id_for",
     "normalise_url",
     "to_event",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 from urllib.parse import quote
@@ -20,7 +21,7 @@ from consentry_shared.ids import uuid5
 
 from .manifest import RawItem
 
-__all__ = ["ITEM_EVENT_NAMESPACE", "item_event_id", "manifest_id_for", "to_event"]
+__all__ = ["ITEM_EVENT_NAMESPACE", "item_event_id", "item_event_ids", "manifest_id_for", "to_event"]
 
 ITEM_EVENT_NAMESPACE: Final = uuid.UUID("ef461296-6bc8-4b57-9bbd-9536b5236648")
 """The UUIDv5 namespace of item event ids. Fixed forever: see the module docstring."""
@@ -76,6 +77,32 @@ def item_event_id(manifest_id: str, item_id: str) -> str:
     Computed here without building a ``uuid.UUID`` (2.5x faster; the tests hold it equal).
     """
     return uuid5(ITEM_EVENT_NAMESPACE, f"{len(manifest_id)}:{manifest_id}{item_id}")
+
+
+# The UUID variant (RFC 4122: 10xx) written over the first hex digit of the fourth group.
+_VARIANT_DIGIT: Final = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def item_event_ids(manifest_id: str) -> Callable[[str], str]:
+    """:func:`item_event_id` for the items of one manifest: ``item_event_ids(m)(i) ==
+    item_event_id(m, i)`` (the tests hold them equal), about twice as fast.
+
+    The SHA-1 state after the namespace and the manifest's part of the name is computed once and
+    copied for each item; the version and variant are written into the hex digits directly.
+    """
+    prefix = hashlib.sha1(
+        _NAMESPACE_BYTES + f"{len(manifest_id)}:{manifest_id}".encode(), usedforsecurity=False
+    )
+    copy = prefix.copy
+    variant = _VARIANT_DIGIT
+
+    def event_id(item_id: str) -> str:
+        state = copy()
+        state.update(item_id.encode())
+        h = state.hexdigest()
+        return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{variant[h[16]]}{h[17:20]}-{h[20:32]}"
+
+    return event_id
 
 
 def to_event(
