@@ -284,3 +284,85 @@ def test_an_index_servers_rows_without_urlkey() -> None:
         ("20191022145707/http://www.x.hu/", "200"),
         ("20190218140048/http://www.x.hu/", "0"),
     ]
+
+
+# --- the Wayback CDX server's answers and classic CDX files ---------------------------------------
+
+CDX_DIGEST = "HT2DYGA5UKZCPBSFVCV3JOBXGW2G5UUA"
+
+
+def test_the_cdx_servers_default_answer() -> None:
+    """Seven space-separated fields: urlkey timestamp original mimetype statuscode digest length."""
+    data = (
+        f"com,example)/ 20020120142510 http://example.com:80/ text/html 200 {CDX_DIGEST} 1792\n"
+        f"com,example)/ 20020328012821 http://www.example.com:80/ warc/revisit - {CDX_DIGEST} 791\n"
+    ).encode()
+    found = parse(data, cuts=[7, 90])
+    assert not errors(found)
+    assert [(r.id, r.url, r.media_type, dict(r.extra)) for r in found if isinstance(r, RawItem)] == [
+        (
+            "20020120142510/http://example.com:80/",
+            "http://example.com/",
+            "text/html",
+            {
+                "sha1": base64.b32decode(CDX_DIGEST).hex(),
+                "status": "200",
+                "mime": "text/html",
+                "warc_length": "1792",
+                "timestamp": "20020120142510",
+            },
+        ),
+        (
+            "20020328012821/http://www.example.com:80/",
+            "http://www.example.com/",
+            None,
+            {
+                "sha1": base64.b32decode(CDX_DIGEST).hex(),
+                "mime": "warc/revisit",
+                "warc_length": "791",
+                "timestamp": "20020328012821",
+            },
+        ),
+    ]
+
+
+def test_a_cdx_file_with_its_header() -> None:
+    """A CDX file's `` CDX N b a m s k r M S V g`` legend names the fields of every line."""
+    data = (
+        b" CDX N b a m s k r M S V g\n"
+        b"com,example)/ 20020120142510 http://example.com:80/ text/html 200 "
+        + CDX_DIGEST.encode()
+        + b" - - 1792 4823 DJ_crawl3.20020120141301.arc.gz\n"
+    )
+    [item] = parse(data)
+    assert isinstance(item, RawItem)
+    assert (item.line, item.extra["warc_filename"], item.extra["warc_offset"]) == (
+        2,
+        "DJ_crawl3.20020120141301.arc.gz",
+        "4823",
+    )
+    [error] = parse(b"com,example)/ 20020120142510 http://example.com/ text/html 200\n")
+    assert isinstance(error, LineError) and error.line == 1 and "nor a CDX line" in error.message
+
+
+def test_the_cdx_servers_json_answer() -> None:
+    """``output=json``: an array whose first row names the fields, one row a line or all on one."""
+    rows = [
+        ["urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length"],
+        ["com,example)/", "20020120142510", "http://example.com:80/", "text/html", "200", CDX_DIGEST, "1792"],
+        ["com,example)/", "20020328012821", "http://www.example.com:80/", "text/html", "301", "-", "-"],
+    ]
+    one_a_line = ("[" + ",\n".join(json.dumps(row) for row in rows) + "]\n").encode()
+    all_on_one = json.dumps(rows).encode()
+    for data in (one_a_line, all_on_one):
+        found = parse(data)
+        assert not errors(found), errors(found)
+        assert [
+            (r.url, r.extra.get("status"), r.extra.get("sha1")) for r in found if isinstance(r, RawItem)
+        ] == [
+            ("http://example.com/", "200", base64.b32decode(CDX_DIGEST).hex()),
+            ("http://www.example.com/", "301", None),
+        ]
+    assert parse(b"[]\n") == []
+    [error] = parse(b'[["timestamp", "original"],\n["20020120142510"]]\n')
+    assert isinstance(error, LineError) and "1 values for the 2 fields" in error.message

@@ -63,6 +63,11 @@ def parquet_bytes() -> bytes:
             "cdxj",
         ),
         (None, b'{"id": "a", "url": "https://x.org/", "timestamp": "2019"}\n', "jsonl"),
+        # the Wayback CDX server: classic lines, a CDX file's header, its JSON array
+        (None, b"com,example)/ 20020120142510 http://example.com:80/ text/html 200 AB 1792\n", "cdxj"),
+        (None, b" CDX N b a m s k r M S V g\ncom,example)/ 20020120142510 http://example.com/ x", "cdxj"),
+        (None, b'[["urlkey","timestamp","original"],\n["com,example)/"', "cdxj"),
+        ("wayback.cdx", b"", "cdxj"),
         # the Hub's Croissant 0.8: ml: http://mlcommons.org/schema/, no conformsTo
         (None, b'{"@context": {"ml": "http://mlcommons.org/schema/"}, "@type": "Dataset"}', "croissant"),
         (None, CARD_HEAD, "hf-card"),

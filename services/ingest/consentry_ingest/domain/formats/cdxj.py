@@ -7,7 +7,10 @@ A line is ``<SURT key> <timestamp> <JSON object>``::
     "length": "78501", "offset": "243658810", "filename": "crawl-data/CC-MAIN-2025-21/..."}
 
 The JSON lines that the Common Crawl index server answers with (``output=json``: the same object
-with ``urlkey`` and ``timestamp`` inside it) are read too. ``!``-lines (the OpenWayback format
+with ``urlkey`` and ``timestamp`` inside it) are read too, and so are the Wayback CDX server's
+answers -- classic CDX lines (``<SURT> <timestamp> <original> <mimetype> <statuscode> <digest>
+<length>``, or the fields a `` CDX N b a m s k r M S V g`` header names, as in CDX files) and its
+``output=json`` array of rows, the first row naming the fields. ``!``-lines (the OpenWayback format
 declaration) and blank lines are skipped. The timestamp is the crawl time, 14 digits
 ``YYYYMMDDhhmmss`` in UTC.
 
@@ -83,6 +86,24 @@ _EXTRA_KEYS: Final = (
     ("length", "warc_length"),
     ("redirect", "redirect"),
 )
+_CDX_LETTERS: Final = {
+    "a": "url",
+    "m": "mime",
+    "s": "status",
+    "k": "digest",
+    "r": "redirect",
+    "S": "length",
+    "V": "offset",
+    "g": "filename",
+}
+"""Classic CDX field letters (the `` CDX`` header legend) -> the CDXJ key they are read as; ``N``
+(the SURT key), ``b`` (the timestamp) and ``M`` (robot flags) are not."""
+_CDX_LAYOUTS: Final[dict[int, tuple[str, ...]]] = {
+    7: ("N", "b", "a", "m", "s", "k", "S"),  # the Wayback CDX server's default answer
+    9: ("N", "b", "a", "m", "s", "k", "r", "V", "g"),
+    11: ("N", "b", "a", "m", "s", "k", "r", "M", "S", "V", "g"),
+}
+_JSON_NAMES: Final = {"original": "url", "mimetype": "mime", "statuscode": "status"}
 _PLACEHOLDER: Final = "-"
 """What pywb and OpenWayback write for a value a record lacks (``"status": "-"`` on a revisit,
 ``"redirect": "-"``, ``"length": "-"`` in ARC-era indexes, ``"digest": "-"``): not given."""
@@ -127,6 +148,8 @@ class CdxjParser:
         self._sha256 = hashlib.sha256()
         self._out: list[ParsedLine] = []
         self._closed = False
+        self._cdx_letters: tuple[str, ...] | None = None
+        self._json_names: tuple[str, ...] | None = None
 
     @property
     def lines_read(self) -> int:
@@ -177,10 +200,13 @@ class CdxjParser:
         if text.startswith("{"):
             timestamp_value: object = None
             body = text
+        elif text.startswith("["):
+            self._json_rows(line, text)
+            return
         else:
             parts = text.split(" ", 2)
             if len(parts) != 3 or not parts[2].startswith("{"):
-                out.append(LineError(line, None, "not a CDXJ line: expected '<SURT key> <timestamp> {json}'"))
+                self._cdx_line(line, text)
                 return
             timestamp_value, body = parts[1], parts[2]
         try:
@@ -200,6 +226,68 @@ class CdxjParser:
         if timestamp_value is None:
             timestamp_value = obj.get("timestamp")
         self._capture(line, timestamp_value, obj)
+
+    def _cdx_line(self, line: int, text: str) -> None:
+        """A classic CDX line (space-separated fields), or the `` CDX N b a m s k ...`` header that
+        names them; without a header the number of fields decides (7: the Wayback CDX server's
+        answer, 9 or 11: CDX files)."""
+        fields = text.split()
+        if fields and fields[0] == "CDX":
+            self._cdx_letters = tuple(fields[1:])
+            return
+        letters = self._cdx_letters or _CDX_LAYOUTS.get(len(fields))
+        if letters is None or len(fields) != len(letters) or "b" not in letters or "a" not in letters:
+            self._out.append(
+                LineError(
+                    line,
+                    None,
+                    "not a CDXJ line ('<SURT key> <timestamp> {json}') nor a CDX line (7, 9 or 11 "
+                    "space-separated fields, or the fields a ' CDX N b a m s k ...' header names)",
+                )
+            )
+            return
+        values = dict(zip(letters, fields, strict=True))
+        obj: dict[str, object] = {name: values[key] for key, name in _CDX_LETTERS.items() if key in values}
+        self._capture(line, values["b"], obj)
+
+    def _json_rows(self, line: int, text: str) -> None:
+        """The Wayback CDX server's ``output=json`` answer: a JSON array of rows, the first naming
+        the fields (``urlkey``, ``timestamp``, ``original``, ``mimetype``, ``statuscode``...), one
+        row a line (``[[...],`` / ``[...],`` / ``[...]]``) or all on one line."""
+        body = text.strip()
+        try:
+            if body.startswith("[[") and body.endswith("]]"):
+                rows = json.loads(body)
+            else:
+                body = body.removeprefix("[").rstrip(",") if body.startswith("[[") else body.rstrip(",")
+                body = body[:-1] if body.endswith("]]") else body
+                rows = [] if body in ("", "[]") else [json.loads(body)]
+        except (ValueError, RecursionError):
+            self._out.append(LineError(line, None, "invalid JSON in a CDX server row"))
+            return
+        for row in rows:
+            if not isinstance(row, list) or not all(isinstance(cell, str) for cell in row):
+                self._out.append(
+                    LineError(line, None, "not a CDXJ line nor a CDX server row (a JSON array of strings)")
+                )
+                continue
+            if self._json_names is None:
+                self._json_names = tuple(cell.strip().lower() for cell in row)
+                continue
+            if len(row) != len(self._json_names):
+                self._out.append(
+                    LineError(
+                        line,
+                        None,
+                        f"{len(row)} values for the {len(self._json_names)} fields the first row names",
+                    )
+                )
+                continue
+            values = dict(zip(self._json_names, row, strict=True))
+            obj: dict[str, object] = {
+                _JSON_NAMES.get(name, name): value for name, value in values.items() if name != "timestamp"
+            }
+            self._capture(line, values.get("timestamp"), obj)
 
     def _capture(self, line: int, timestamp: object, obj: dict[str, object]) -> None:
         errors: list[LineError] = []

@@ -34,6 +34,9 @@ _COMPRESSION_SUFFIXES: Final = (".gz", ".zst", ".bz2", ".xz")
 _PARQUET_MAGIC: Final = b"PAR1"
 _BOM: Final = b"\xef\xbb\xbf"
 _CDXJ_LINE: Final = re.compile(rb"[^\s{]\S* [0-9]{14} \{")
+_CDX_LINE: Final = re.compile(rb"(?: CDX [A-Za-z ]+\r?\n)?[^\s{]\S* [0-9]{14} [a-z][a-z0-9+.-]*:\S* \S")
+"""A classic CDX line (``<SURT> <timestamp> <original URL> <mime> ...``), after an optional header."""
+_CDX_SERVER_JSON: Final = re.compile(rb'\[\s*\[\s*"urlkey"\s*,\s*"timestamp"')
 _FRONT_MATTER: Final = re.compile(rb"---[ \t]*\r?\n")
 _CROISSANT_MARKERS: Final = (
     b"mlcommons.org/croissant",
@@ -52,7 +55,7 @@ def detect_any_format(
     """Tell which format a manifest is in.
 
     ``override`` (the user's ``--format``) wins: one of :data:`FORMATS` or an alias (``ndjson``,
-    ``jsonld``, ``hf``). Then the file name: ``.parquet``/``.pq``, ``.cdxj``, ``.jsonld``,
+    ``jsonld``, ``hf``). Then the file name: ``.parquet``/``.pq``, ``.cdxj``/``.cdx``, ``.jsonld``,
     ``README.md`` (a Hugging Face card), then ``.jsonl``/``.csv`` as
     :func:`~consentry_ingest.domain.manifest.detect_format` reads them; a compression suffix is
     looked through. Then the content (``first_bytes``, a few KiB from the start): Parquet's
@@ -60,7 +63,9 @@ def detect_any_format(
     has ``@context`` and the Croissant vocabulary or ``sc:Dataset``; CDXJ lines
     (``<SURT> <14 digits> {``, or a ``!``-declaration) or the index server's JSON lines (with
     ``urlkey`` and ``timestamp``, or ``url``, ``timestamp`` and a capture key such as ``digest``
-    or ``mime``); else JSONL or CSV as ``detect_format`` decides.
+    or ``mime``); the Wayback CDX server's classic lines (``<SURT> <14 digits> <URL> ...``, after
+    an optional `` CDX`` header) or its JSON array (``[["urlkey","timestamp",...``); else JSONL or
+    CSV as ``detect_format`` decides.
 
     Raises :class:`~consentry_ingest.domain.errors.UnsupportedFormatError` for an unknown
     ``override`` and for what ``detect_format`` refuses (TSV, spreadsheets, JSON arrays...).
@@ -84,7 +89,12 @@ def detect_any_format(
     stripped = head.lstrip()
     if _FRONT_MATTER.match(stripped):
         return "hf-card"
-    if stripped.startswith(b"!") or _CDXJ_LINE.match(stripped):
+    if (
+        stripped.startswith(b"!")
+        or _CDXJ_LINE.match(stripped)
+        or _CDX_LINE.match(head)
+        or _CDX_SERVER_JSON.match(stripped)
+    ):
         return "cdxj"
     if stripped.startswith(b"{"):
         if b'"@context"' in stripped and any(marker in stripped for marker in _CROISSANT_MARKERS):
@@ -104,7 +114,7 @@ def _from_name(name: str) -> AnyManifestFormat | None:
     base = name.rsplit("/", 1)[-1]
     if name.endswith((".parquet", ".pq")):
         return "parquet"
-    if name.endswith(".cdxj"):
+    if name.endswith((".cdxj", ".cdx")):
         return "cdxj"
     if name.endswith(".jsonld"):
         return "croissant"
