@@ -268,6 +268,37 @@ def test_null_typed_columns_for_other_fields_give_nothing_and_the_url_is_still_r
     assert not items(found)
 
 
+def test_common_crawls_columnar_index() -> None:
+    """cc-index-table rows: the URL, the detected media type over the declared one, the fetch time
+    as crawl-time evidence; the SURT key, status, digest and WARC location are not item fields."""
+    fetched = datetime(2025, 5, 12, 5, 40, 1)
+    table = pa.table(
+        {
+            "url_surtkey": ["org,example)/cat.jpg"],
+            "url": ["https://example.org/cat.jpg"],
+            "url_host_name": ["example.org"],
+            "fetch_time": pa.array([fetched], pa.timestamp("ms")),
+            "fetch_status": pa.array([200], pa.int16()),
+            "content_digest": ["ZA6MPPJEFGZ53KWFSLWMF7NDO7RKOWR4"],
+            "content_mime_type": ["image/jpg"],
+            "content_mime_detected": ["image/jpeg"],
+            "warc_filename": ["crawl-data/CC-MAIN-2025-21/segments/1/warc/a.warc.gz"],
+            "warc_record_offset": pa.array([243658810], pa.int32()),
+            "warc_record_length": pa.array([78501], pa.int32()),
+            "crawl": ["CC-MAIN-2025-21"],
+            "subset": ["warc"],
+        }
+    )
+    [item] = read(parquet(table))
+    assert isinstance(item, RawItem)
+    assert (item.id, item.url, item.media_type, dict(item.evidence)) == (
+        "1",
+        "https://example.org/cat.jpg",
+        "image/jpeg",
+        {"fetched_at": "2025-05-12T05:40:01Z"},
+    )
+
+
 def test_datacomp_uid_is_the_id() -> None:
     table = pa.table(
         {

@@ -12,7 +12,8 @@ LAION-400M's ``SAMPLE_ID`` or DataComp's ``uid``, ``sha256``, ``md5``,
 columns are those named like :data:`~consentry_ingest.domain.manifest.EVIDENCE_FIELDS` (``headers``,
 ``robots_txt``, ``fetched_at``...). Every other column (``width``, ``height``, ``similarity``,
 ``punsafe``...) is ignored: third-party schemas carry many, and only the columns used are read from
-disk.
+disk. Common Crawl's columnar index (cc-index-table) is read too: ``url``, ``content_mime_detected``
+(else ``content_mime_type``) as the media type, ``fetch_time`` as ``fetched_at``.
 
 ``columns={our_field: their_column}`` overrides the candidates, for schemas named otherwise
 (``{"url": "downloadurl", "title": "description"}``); ``{field: None}`` reads a field from no
@@ -75,9 +76,18 @@ PARQUET_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "license": ("license", "licence", "license_url", "licenseurl"),
         "creator": ("creator", "author", "artist"),
         "title": ("title", "caption", "text"),
-        "media_type": ("media_type", "mime_type", "mimetype", "content_type"),
+        # content_mime_*: Common Crawl's columnar index (cc-index-table), the detected type first
+        "media_type": (
+            "media_type",
+            "mime_type",
+            "mimetype",
+            "content_type",
+            "content_mime_detected",
+            "content_mime_type",
+        ),
         **{name: (name,) for name in IDENTIFIER_FIELDS},
         **{name: (name,) for name in EVIDENCE_FIELDS},
+        "fetched_at": ("fetched_at", "fetch_time"),  # fetch_time: the columnar index's crawl time
     }
 )
 """Item (and evidence) field -> the column names it is read from by default, in order of
