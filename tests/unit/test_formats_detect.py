@@ -200,6 +200,17 @@ def test_read_manifest_refuses_a_card_and_bad_options_at_once() -> None:
         ("http://opendatacommons.org/licenses/odbl/1.0/", "ODbL-1.0"),
         ("https://cdla.io/sharing-1-0/", "CDLA-Sharing-1.0"),
         ("Other (specified in description)", "Other (specified in description)"),
+        # licence names as datasets write them
+        ("CC BY 4.0", "CC-BY-4.0"),
+        ("CC BY-NC-SA 4.0", "CC-BY-NC-SA-4.0"),
+        ("cc-by 2.0", "CC-BY-2.0"),
+        ("Creative Commons BY-SA 3.0", "CC-BY-SA-3.0"),
+        ("CC BY 4.0 International", "CC-BY-4.0"),
+        ("CC0: Public Domain", "CC0-1.0"),
+        ("Apache 2.0", "Apache-2.0"),
+        ("MIT License", "MIT"),
+        ("CC BY 9.0", "CC BY 9.0"),
+        ("CC BY", "CC BY"),
         ("Creative Commons Attribution", "Creative Commons Attribution"),
     ],
 )

@@ -84,6 +84,24 @@ _OTHER_URLS: Final[dict[str, str]] = {
     # Kaggle's Croissant files link its "MIT" licence choice to this copy of the MIT text
     "mit.edu/~amini/license.md": "MIT",
 }
+_CC_NAME: Final = re.compile(
+    r"(?:creative\s+commons\s+|cc[\s-]*)(?P<kind>by(?:[\s-]*nc)?(?:[\s-]*(?:sa|nd))?)"
+    r"[\s-]*v?(?P<version>[1-4]\.[05])(?:\s+international)?",
+    re.IGNORECASE,
+)
+"""Creative Commons licences written as names: ``CC BY 4.0``, ``CC BY-NC-SA 4.0``, ``cc-by 4.0``."""
+_NAMES: Final[dict[str, str]] = {
+    # unambiguous licence names as datasets write them (Kaggle's choices, free-text columns)
+    "cc0": "CC0-1.0",
+    "cc0 1.0": "CC0-1.0",
+    "cc0: public domain": "CC0-1.0",
+    "apache 2.0": "Apache-2.0",
+    "apache-2": "Apache-2.0",
+    "apache license 2.0": "Apache-2.0",
+    "apache license, version 2.0": "Apache-2.0",
+    "mit license": "MIT",
+    "the mit license": "MIT",
+}
 _IDSTRING_BAD: Final = re.compile(r"[^A-Za-z0-9.-]+")
 _MAX_REF_CHARS: Final = 64
 
@@ -165,6 +183,7 @@ def licence_from_declared(value: str) -> str | None:
 
     Recognised: placeholders for unknown (``?``, ``unknown``, ``None``, ``n/a``... -> ``None``);
     Hugging Face licence ids (``odc-by`` -> ``ODC-By-1.0``, ``other`` -> ``LicenseRef-hf-other``),
+    unambiguous names (``CC BY-SA 4.0``, ``CC0``, ``Apache 2.0``, ``MIT License``),
     also as the ``choosealicense.com/licenses/<id>/`` URLs of Hub-made Croissant files; Creative
     Commons deed and legal-code URLs, national ports included (``.../by-nc-sa/2.0/fr/`` ->
     ``CC-BY-NC-SA-2.0-FR``), CC0 and the Public Domain Mark; ``spdx.org/licenses/<id>`` pages;
@@ -181,6 +200,11 @@ def licence_from_declared(value: str) -> str | None:
         return HF_LICENCES[lowered]
     if lowered == "other":  # the Hub's "other" (bigcode/the-stack's Croissant): named, unverified
         return licence_from_hf(["other"])
+    if lowered in _NAMES:
+        return _NAMES[lowered]
+    if (named := _CC_NAME.fullmatch(text)) is not None:
+        kind = re.sub(r"[\s-]+", "-", named.group("kind").upper())
+        return f"CC-{kind}-{named.group('version')}"
     if "://" not in text and "." not in text.partition("/")[0]:
         return text
     if (deed := _CC_DEED.fullmatch(text)) is not None:
