@@ -831,6 +831,16 @@ def test_a_kaggle_croissant() -> None:
     }
     [item] = read(document, files={})
     assert isinstance(item, RawItem) and item.license == "MIT"
+    # a url that is no licence page beside a name that is a known licence: the name says which
+    for work, expected in [
+        ({"name": "MIT", "url": "https://github.com/acme/pics/blob/main/LICENSE"}, "MIT"),
+        ({"name": "CC BY-SA 4.0", "url": "https://acme.example/terms"}, "CC-BY-SA-4.0"),
+        ({"name": "Acme terms", "url": "https://acme.example/terms"}, "https://acme.example/terms"),
+        ({"name": "Unknown", "url": "https://acme.example/terms"}, "https://acme.example/terms"),
+    ]:
+        document["license"] = {"@type": "sc:CreativeWork", **work}
+        [item] = read(document, files={})
+        assert isinstance(item, RawItem) and item.license == expected, work
     document["distribution"][0]["md5"] = "HCum2fdmoPkhtjie2ruk=="  # not 16 bytes: named, not guessed
     [error] = errors(read(document, files={}))
     assert error.field == "$.distribution[0].md5"

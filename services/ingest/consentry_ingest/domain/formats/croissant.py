@@ -33,11 +33,12 @@ the Hub's git repository and FileSets of Parquet files holding images, not URLs)
 on ``$.distribution`` saying so, rather than an empty result; a record set whose URL field is in
 data files the caller did not give is an error naming the field and what to submit instead.
 
-Every item gets the dataset-level ``license`` (a URL, an SPDX id, a Hub id, a ``CreativeWork``,
-or a list: all apply, joined with ``AND``; mapped by :func:`~.licences.licence_from_declared`)
-and ``creator`` (a string, a ``Person``/``Organization`` with a ``name``, or a list, joined
-with ``"; "``) unless the record has its own; ``extra`` carries ``sd_license`` (the licence of
-the metadata itself) when declared, and ``record_set`` for record-set items.
+Every item gets the dataset-level ``license`` (a URL, an SPDX id, a Hub id, a ``CreativeWork`` --
+its url, or its name when the url is no known licence page --, or a list: all apply, joined with
+``AND``; mapped by :func:`~.licences.licence_from_declared`) and ``creator`` (a string, a
+``Person``/``Organization`` with a ``name``, or a list, joined with ``"; "``) unless the record has
+its own; ``extra`` carries ``sd_license`` (the licence of the metadata itself) when declared, and
+``record_set`` for record-set items.
 
 Validation
 ----------
@@ -80,7 +81,7 @@ from consentry_ingest.domain.manifest import (
 )
 
 from ._items import FILE_LINE, ItemChecker, quote
-from .licences import all_of, licence_from_declared
+from .licences import HF_LICENCES, all_of, licence_from_declared
 
 __all__ = [
     "MAX_CROISSANT_BYTES",
@@ -407,7 +408,15 @@ class CroissantReader:
                     where, f"a licence is a URL, a name or a CreativeWork with a url, got {_json_type(part)}"
                 )
                 continue
-            found.append(licence_from_declared(text))
+            licence = licence_from_declared(text)
+            name = part.get("name") if isinstance(part, dict) else None
+            if licence == text.strip() and isinstance(name, str) and name.strip() != text.strip():
+                # A url that is no known licence page (a repository's LICENSE file) beside a name
+                # that is a known licence ("MIT"): the name says which licence it is.
+                by_name = licence_from_declared(name)
+                if by_name is not None and (by_name != name.strip() or name.strip().lower() in HF_LICENCES):
+                    licence = by_name
+            found.append(licence)
         return all_of(found)
 
     @staticmethod
