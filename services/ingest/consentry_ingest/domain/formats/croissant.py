@@ -780,7 +780,7 @@ class CroissantReader:
             return LineError(
                 FILE_LINE,
                 where,
-                f"the data files of this FileSet ({quote(str(includes))}) were not given (list_files): "
+                f"the data files of this FileSet ({quote(str(includes))}) were not given: "
                 "the URLs of this field are in them, so the metadata alone cannot be checked; submit "
                 "the data files themselves as manifests",
             )
