@@ -12,7 +12,8 @@ of this process, so other load on the machine does not count):
   one batch, checked equal to ``decide()`` item by item;
 - the same items carrying crawl-time evidence: their origin's robots.txt, ai.txt and
   tdmrep.json (parsed once per origin: "cached origin signals") and their response headers
-  (X-Robots-Tag, Content-Usage, tdm-reservation) and, one in four, an XMP packet;
+  (X-Robots-Tag, Content-Usage, tdm-reservation) and, one in four, an XMP packet; decided by
+  ``decide()`` and by ``decide_batch()``, checked equal;
 - ``datadiligence.is_allowed(headers=...)`` on those items' headers, sockets blocked (it must not
   need the network), and the ratio of our rates to its rate;
 - a bare dict lookup per item: the floor of any Python engine.
@@ -300,7 +301,19 @@ def main() -> None:
     carried_sample = carrying[: args.reference_items // 5]
     # Cached origin signals: every origin's robots.txt, ai.txt and tdmrep.json parsed once, kept.
     documents = ParsedDocuments(maxsize=4 * args.origins)
-    in_batches(carrying, args.batch, view, policy, documents)
+    carried_batched = in_batches(carrying, args.batch, view, policy, documents)
+    carried_reference: list[Decision] = []
+    rows.append(
+        (
+            "decide(), items with crawl-time evidence",
+            cpu_rate(
+                len(carried_sample),
+                lambda: carried_reference.extend(
+                    decide(i, view, policy, AT, documents=documents) for i in carried_sample
+                ),
+            ),
+        )
+    )
     rows.append(
         (
             "decide_batch(), items with crawl-time evidence",
@@ -309,6 +322,7 @@ def main() -> None:
             ),
         )
     )
+    assert carried_batched[: len(carried_reference)] == carried_reference, "with evidence: batch != decide()"
     dd_rate, dd_allowed = datadiligence_rate(datadiligence_headers(carrying))
     rows.append(("datadiligence.is_allowed(headers=...), same items' headers", dd_rate))
 
@@ -328,6 +342,10 @@ def main() -> None:
     print(
         f"\nverdicts: {dict(sorted(verdicts.items()))}; {touched / len(batched):.0%} of the items matched a "
         f"registry record; decide_batch equal to decide() on {len(reference):,} items"
+    )
+    print(
+        f"with crawl-time evidence: decide_batch equal to decide() on {len(carried_reference):,} items; "
+        f"verdicts {dict(sorted(Counter(d.verdict.value for d in carried_batched).items()))}"
     )
     print(f"datadiligence allowed {dd_allowed[True]:,} and refused {dd_allowed[False]:,} of the same items")
 

@@ -6,14 +6,18 @@ the item itself but on a few of its fields, and a batch repeats them. Within one
 registry view, one policy, one decision time):
 
 - registry matches are found through :class:`~.registry.BatchMatcher` (domain matches once per
-  origin, hash matches by one dict read, the general ranked lookup only where selectors mix);
+  origin, hash matches by one dict read, and for an item whose origin matches nothing its
+  hash's records as they are; the general ranked lookup only where selectors mix);
 - what a matching record contributes is computed once per record (and purpose, territory):
   whether a deal grants, whether a reservation binds, and its :class:`Evidence` (the records'
-  evidence depends on the decision time only, so it is built once, not per item);
+  evidence depends on the decision time only, so it is built once, not per item); what a record
+  says whatever the time (purposes covered, territories, evidence value) is kept from batch to
+  batch;
 - the licence rule's Decision is computed once per (declared licence, commercial use, purpose,
   manifest, jurisdiction) by the reference rule itself; for an item whose hash the registry
   knows as a work, the terms of the governing licence are applied once per (licence, use,
-  jurisdiction) and only the works' ids and evidence are filled in per item.
+  jurisdiction), and for one work (the usual case) everything but the work's id and evidence
+  once per (its licence, the item's fields the rule reads).
 
 Items that carry web signals (crawl-time ``evidence``, or a ``fetched`` capture) have their
 signals read by :func:`~.web_signals.read_signals` itself (their readings name the item's URL);
@@ -30,6 +34,7 @@ computes the value. Decisions are shared between the items of a batch (they are 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Final, TypeVar
@@ -53,19 +58,17 @@ from .decide import (
     Policy,
     _apply_claim,
     _Case,
-    _deal_failure,
+    _Claim,
     _deal_terms,
     _deal_value,
     _licence_rule,
     _read_claim,
-    _reservation_covers_territory,
-    _reservation_in_force,
     _reservation_value,
     _signal_reasons,
     purpose_covers,
     with_identity,
 )
-from .registry import RegistryView
+from .registry import NOTHING_MATCHED, RegistryView
 from .web_signals import (
     DEFAULT_DOCUMENTS,
     ParsedDocuments,
@@ -119,9 +122,11 @@ _LicenceKey = tuple[str | None, bool, Purpose, str, str | None, str | None]
 # (the governing claim's text, commercial, purpose, jurisdiction, territory)
 _AppliedKey = tuple[str, bool, Purpose, str | None, str | None]
 _K = TypeVar("_K", _LicenceKey, _AppliedKey)
-# (id of the origin's matches, purpose, territory, jurisdiction, declared licence, commercial, manifest id)
-_WholeKey = tuple[int, Purpose, str | None, str | None, str | None, bool, str]
 _Matched = tuple[tuple[Deal, ...], tuple[Reservation, ...]]
+# (the work's licence, declared licence, commercial, purpose, jurisdiction, territory, manifest id)
+_WorkKey = tuple[str, str | None, bool, Purpose, str | None, str | None, str]
+# (verdict, the claim's reasons, "licence-laundering" or nothing, the evidence after the work's)
+_WorkShape = tuple[Verdict, tuple[str, ...], tuple[str, ...], tuple[Evidence, ...]]
 
 
 _MAX_KEPT: Final = 100_000
@@ -129,26 +134,54 @@ _MAX_CAPTURES: Final = 20_000
 
 
 class _Kept:
-    """Licence-rule results kept from batch to batch for one registry view and policy.
+    """What is kept from batch to batch for one registry view and policy.
 
-    They depend on the decision time only through their evidence's ``seen_at`` (the time of
-    the batch that computed them); a later batch re-stamps them (see :func:`_restamped`)
-    instead of running the rule again.
+    Licence-rule results depend on the decision time only through their evidence's ``seen_at``
+    (the time of the batch that computed them); a later batch re-stamps them (see
+    :func:`_restamped`) instead of running the rule again. Records' facts and crawl-time
+    captures do not depend on it at all. Nothing that tests a record's validity is kept.
     """
 
-    __slots__ = ("applied", "captures", "licences")
+    __slots__ = ("applied", "captures", "facts", "licences", "shapes")
 
     def __init__(self) -> None:
+        # What a deal or reservation says whatever the decision time, by (kind, record id).
+        self.facts: dict[tuple[str, str], _Facts] = {}
         # Crawl-time captures by (origin, evidence fields): they hold no decision time.
         self.captures: dict[tuple[object, ...], SignalCapture | None] = {}
         self.licences: dict[_LicenceKey, tuple[Decision, datetime]] = {}
         self.applied: dict[_AppliedKey, tuple[Decision, datetime]] = {}
+        self.shapes: dict[_WorkKey, tuple[_WorkShape, datetime]] = {}
+
+    def keep_facts(self, key: tuple[str, str], facts: _Facts) -> _Facts:
+        if len(self.facts) >= _MAX_KEPT:
+            self.facts.clear()
+        self.facts[key] = facts
+        return facts
 
     @staticmethod
     def keep(into: dict[_K, tuple[Decision, datetime]], key: _K, decision: Decision, at: datetime) -> None:
         if len(into) >= _MAX_KEPT:
             into.clear()
         into[key] = (decision, at)
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """The parts of a deal's or reservation's tests that do not depend on the decision time:
+    the purposes it covers (:func:`~.decide.purpose_covers`), its territories as the rules
+    compare them (stripped, upper case; ``everywhere`` when one is ``*``) and its evidence value."""
+
+    covered: frozenset[Purpose]
+    territories: frozenset[str]
+    everywhere: bool
+    value: str
+
+
+def _facts(record: Deal | Reservation, value: str) -> _Facts:
+    territories = frozenset(territory.strip().upper() for territory in record.territories)
+    covered = frozenset(purpose for purpose in Purpose if purpose_covers(record.purposes, purpose))
+    return _Facts(covered, territories, "*" in territories, value)
 
 
 _KEPT: Final[WeakKeyDictionary[RegistryView, dict[Policy, _Kept]]] = WeakKeyDictionary()
@@ -176,6 +209,13 @@ def _restamped(decision: Decision, computed_at: datetime, at: datetime) -> Decis
     return Decision(decision.verdict, decision.reasons, evidence)
 
 
+def _restamped_shape(shape: _WorkShape, computed_at: datetime, at: datetime) -> _WorkShape:
+    """A kept one-work shape as computed at ``at`` (see :func:`_restamped`)."""
+    verdict, reasons, laundering, evidence = shape
+    stamped = _restamped(Decision(verdict, reasons, evidence), computed_at, at)
+    return verdict, reasons, laundering, stamped.evidence
+
+
 class _Batch:
     """The memos of one batch: valid for one registry view, policy and decision time only."""
 
@@ -197,7 +237,7 @@ class _Batch:
         "_md5s",
         "_policy",
         "_registry",
-        "_whole",
+        "_work_shapes",
     )
 
     def __init__(self, registry: RegistryView, policy: Policy, at: datetime) -> None:
@@ -220,16 +260,20 @@ class _Batch:
         self._licences: dict[_LicenceKey, Decision] = {}
         self._applied: dict[_AppliedKey, Decision] = {}
         self._manifests: dict[tuple[str, str | None], Evidence] = {}
-        self._whole: dict[_WholeKey, tuple[_Matched, Decision]] = {}
+        self._work_shapes: dict[_WorkKey, _WorkShape] = {}
 
     def decide(self, item: ItemEvent) -> Decision:
         """The Decision of :func:`~.decide.decide` for an item without web signals."""
         url = str(item.url)
         sha256, md5, identifiers = self._named(item)
-        if sha256 is None and md5 is None and not identifiers:
-            matched = self._matcher.by_location(item.platform, url)
-            if matched is not None:
-                return self._by_location(item, url, matched)
+        if (
+            sha256 is not None
+            and md5 is None
+            and not identifiers
+            and self._matcher.by_location(item.platform, url) is NOTHING_MATCHED
+        ):
+            # Only the hash matches: the records naming it, without a ranked merge.
+            return self._decide(item, url, sha256, None, (), self._matcher.by_hash(item.platform, sha256))
         decision = self._decide(item, url, sha256, md5, identifiers)
         if md5 is None and not identifiers:
             return decision
@@ -355,30 +399,41 @@ class _Batch:
         failure = self._failures.get(key, _MISSING)
         if failure is _MISSING:
             self._alive.append(deal)
-            why = _deal_failure(deal, item, self._at)
+            why = self._deal_failure(deal, item.purpose, item.territory)
             failure = self._failures[key] = None if why is None else f"{why}:{deal.id}"
         assert failure is None or isinstance(failure, str)
         return failure
 
-    def _by_location(self, item: ItemEvent, url: str, matched: _Matched) -> Decision:
-        """An item that no record names by its content: its Decision depends on what its origin
-        matched (one object per origin and platform, see :meth:`BatchMatcher.by_location`) and
-        on the item's fields that the rules read, so it is computed once per such key."""
-        key = (
-            id(matched),
-            item.purpose,
-            item.territory,
-            item.jurisdiction,
-            item.license,
-            item.commercial,
-            item.manifest_id,
-        )
-        found = self._whole.get(key)
-        if found is not None and found[0] is matched:
-            return found[1]
-        decision = self._decide(item, url, None, None, (), matched)
-        self._whole[key] = (matched, decision)
-        return decision
+    def _deal_facts(self, deal: Deal) -> _Facts:
+        facts = self._kept.facts.get(("deal", deal.id))
+        if facts is None:
+            facts = self._kept.keep_facts(("deal", deal.id), _facts(deal, _deal_value(deal)))
+        return facts
+
+    def _reservation_facts(self, reservation: Reservation) -> _Facts:
+        facts = self._kept.facts.get(("reservation", reservation.id))
+        if facts is None:
+            value = _reservation_value(reservation)
+            facts = self._kept.keep_facts(("reservation", reservation.id), _facts(reservation, value))
+        return facts
+
+    def _deal_failure(self, deal: Deal, purpose: Purpose, territory: str | None) -> str | None:
+        """:func:`~.decide._deal_failure`, the same tests in the same order, from kept facts."""
+        facts = self._deal_facts(deal)
+        at = self._at
+        if purpose not in facts.covered:
+            return "deal-purpose"
+        if deal.revoked_at is not None and deal.revoked_at <= at:
+            return "deal-revoked"
+        if at < deal.valid_from:
+            return "deal-not-yet-valid"
+        if at >= deal.valid_until:
+            return "deal-expired"
+        if facts.everywhere:
+            return None
+        if territory is None or territory.strip().upper() not in facts.territories:
+            return "deal-territory"
+        return None
 
     def _decide(
         self,
@@ -435,7 +490,8 @@ class _Batch:
     def _deal_evidence(self, deal: Deal) -> Evidence:
         found = self._evidence.get(id(deal))
         if found is None:
-            found = Evidence(signal="registry.deal", ref=deal.id, value=_deal_value(deal), seen_at=self._at)
+            value = self._deal_facts(deal).value
+            found = Evidence(signal="registry.deal", ref=deal.id, value=value, seen_at=self._at)
             self._evidence[id(deal)] = found
         return found
 
@@ -444,10 +500,19 @@ class _Batch:
         found = self._binds.get(key)
         if found is None:
             self._alive.append(reservation)
+            # _reservation_in_force, purpose_covers and _reservation_covers_territory, in order.
+            at = self._at
+            facts = self._reservation_facts(reservation)
             found = self._binds[key] = (
-                _reservation_in_force(reservation, self._at)
-                and purpose_covers(reservation.purposes, purpose)
-                and _reservation_covers_territory(reservation, territory)
+                reservation.valid_from <= at
+                and (reservation.valid_until is None or at < reservation.valid_until)
+                and purpose in facts.covered
+                and (
+                    territory is None
+                    or not territory.strip()
+                    or facts.everywhere
+                    or territory.strip().upper() in facts.territories
+                )
             )
         return found
 
@@ -457,7 +522,7 @@ class _Batch:
             found = Evidence(
                 signal="registry.reservation",
                 ref=reservation.id,
-                value=_reservation_value(reservation),
+                value=self._reservation_facts(reservation).value,
                 seen_at=self._at,
             )
             self._evidence[id(reservation)] = found
@@ -494,6 +559,8 @@ class _Batch:
     def _work_licence(self, item: ItemEvent, works: tuple[Work, ...]) -> Decision:
         """The licence rule's registered-work branch, with the claim's terms applied once per
         (claim, use, jurisdiction): only the works' ids and evidence differ between items."""
+        if len(works) == 1:
+            return self._one_work(item, works[0])
         commercial, purpose = item.commercial, item.purpose
         derivative = purpose in _TRAINING
         claims = [
@@ -507,20 +574,69 @@ class _Batch:
             if _laundering(declared, governing.text, commercial=commercial, derivative=derivative):
                 context.append("licence-laundering")
             evidence.append(self._manifest_evidence(item.manifest_id, item.license))
-        key = (governing.text, commercial, purpose, item.jurisdiction, item.territory)
+        applied = self._applied_claim(item, governing)
+        return Decision(applied.verdict, (*applied.reasons, *context), (*evidence, *applied.evidence))
+
+    def _one_work(self, item: ItemEvent, work: Work) -> Decision:
+        """:meth:`_work_licence` for one registered work (the usual case): everything but the
+        work's id and evidence is kept per (its licence, the item's fields the rule reads)."""
+        key = (
+            work.license,
+            item.license,
+            item.commercial,
+            item.purpose,
+            item.jurisdiction,
+            item.territory,
+            item.manifest_id,
+        )
+        shape = self._work_shapes.get(key)
+        if shape is None:
+            kept = self._kept.shapes.get(key)
+            if kept is not None:
+                shape = self._work_shapes[key] = _restamped_shape(*kept, self._at)
+        if shape is None:
+            commercial, derivative = item.commercial, item.purpose in _TRAINING
+            governing = _read_claim(work.license, commercial=commercial, derivative=derivative)
+            declared = item.license.strip() if item.license is not None else ""
+            laundering: tuple[str, ...] = ()
+            manifest: tuple[Evidence, ...] = ()
+            if declared:
+                if _laundering(declared, governing.text, commercial=commercial, derivative=derivative):
+                    laundering = ("licence-laundering",)
+                manifest = (self._manifest_evidence(item.manifest_id, item.license),)
+            applied = self._applied_claim(item, governing)
+            shape = self._work_shapes[key] = (
+                applied.verdict,
+                applied.reasons,
+                laundering,
+                (*manifest, *applied.evidence),
+            )
+            if len(self._kept.shapes) >= _MAX_KEPT:
+                self._kept.shapes.clear()
+            self._kept.shapes[key] = (shape, self._at)
+        verdict, reasons, laundering, evidence = shape
+        return Decision(
+            verdict,
+            (*reasons, f"work-licence:{work.id}", *laundering),
+            (self._work_evidence(work), *evidence),
+        )
+
+    def _applied_claim(self, item: ItemEvent, governing: _Claim) -> Decision:
+        """``_apply_claim`` of the governing claim with nothing around it, memoised per (claim,
+        use, jurisdiction): it puts its own reasons before the context it is given and its own
+        evidence after the evidence, so applying it to empty ones gives what to wrap."""
+        key = (governing.text, item.commercial, item.purpose, item.jurisdiction, item.territory)
         applied = self._applied.get(key)
         if applied is None:
             kept = self._kept.applied.get(key)
             if kept is None:
-                # _apply_claim puts its own reasons before the context and its own evidence
-                # after the evidence it is given, so applying it to empty ones gives what to wrap.
                 case = _Case(item, self._registry, self._policy, self._at, "")
                 applied = _apply_claim(case, governing, [], [])
                 self._kept.keep(self._kept.applied, key, applied, self._at)
             else:
                 applied = _restamped(*kept, self._at)
             self._applied[key] = applied
-        return Decision(applied.verdict, (*applied.reasons, *context), (*evidence, *applied.evidence))
+        return applied
 
     def _work_evidence(self, work: Work) -> Evidence:
         found = self._evidence.get(id(work))

@@ -675,6 +675,13 @@ class BatchMatcher:
         self._stable[licensee, key] = matched
         return matched
 
+    def by_hash(self, licensee: str, sha256: str) -> _Matched:
+        """``matches(licensee, url, sha256)`` for a URL that :meth:`by_location` answers with
+        nothing matched (``sha256`` in lower case): the records naming the hash, by id."""
+        deal_index = self._deals.get(licensee)
+        deals = deal_index.by_sha256(sha256) if deal_index is not None else ()
+        return deals, self._reservations.by_sha256(sha256)
+
     def _path_matters(self, licensee: str, key: str) -> bool:
         """Whether URL prefixes registered for this authority's host may match (after
         :meth:`matches` saw ``key``, so its host entries exist unless it is unregistered)."""
@@ -694,7 +701,8 @@ class BatchMatcher:
 
 # (deals, reservations) as BatchMatcher.matches returns them.
 _Matched = tuple[tuple[Deal, ...], tuple[Reservation, ...]]
-_NOTHING: Final[_Matched] = ((), ())
+NOTHING_MATCHED: Final[_Matched] = ((), ())
+_NOTHING: Final = NOTHING_MATCHED
 _UNSEEN: Final = "unseen"
 
 

@@ -477,13 +477,115 @@ def _read_capture(
     observed.extend(_read_item(capture, url, media_type, platform_token))
     if capture.xmp is not None:
         sha256 = body_sha256(capture.xmp)
-        found = read_iptc_data_mining(capture.xmp, source=url)
+        found = _read_body(read_iptc_data_mining, capture.xmp, url)
         observed.extend(_Observed(reading, sha256) for reading in found)
     if capture.c2pa is not None:
         sha256 = body_sha256(capture.c2pa)
-        found = read_c2pa_training_mining(capture.c2pa, source=url)
+        found = _read_body(read_c2pa_training_mining, capture.c2pa, url)
         observed.extend(_Observed(reading, sha256) for reading in found)
     return observed
+
+
+# --- item-level readings, memoised without their URL -------------------------------------------
+#
+# The item-level readers (headers, XMP, C2PA) use the item's URL only as each reading's
+# ``source``; everything else they say depends on the header values or the body. Items repeat
+# those (a site sends the same headers, a photographer embeds the same XMP), so each reader's
+# readings are kept by its inputs with a placeholder source, and given the item's URL per item.
+
+_SOURCE: Final = "\x00item-url\x00"  # never in a real URL (ingest validates them)
+_ITEM_READINGS: Final = 8192
+
+
+def _at(readings: tuple[SignalReading, ...], url: str) -> list[SignalReading]:
+    """``readings`` read at the placeholder source, as read at ``url``."""
+    return [
+        SignalReading(
+            reading.signal,
+            url,
+            reading.raw,
+            reading.status,
+            reading.purposes,
+            reading.detail,
+            reading.policy_url,
+            reading.requires_payment,
+        )
+        if reading.source == _SOURCE
+        else reading
+        for reading in readings
+    ]
+
+
+def _placeholder_only(readings: list[SignalReading]) -> tuple[SignalReading, ...] | None:
+    """``readings`` if the placeholder appears nowhere but as a source, else ``None`` (then
+    they are not memoised: a body that holds the placeholder, or a reader that copied its
+    source into some text, would be misread)."""
+    for reading in readings:
+        for text in (reading.raw, reading.detail, reading.policy_url):
+            if text is not None and _SOURCE in text:
+                return None
+    return tuple(readings)
+
+
+# Bodies up to this size are memoised (the memo holds them): XMP packets, small C2PA stores.
+_MEMO_BODY: Final = 16_384
+_Reader = Callable[..., list[SignalReading]]
+
+
+def _read_body(reader: _Reader, body: str | bytes, url: str) -> list[SignalReading]:
+    """``reader(body, source=url)`` for an XMP packet or a C2PA store."""
+    if len(body) <= _MEMO_BODY:
+        found = _body_read(reader, body)
+        if found is not None:
+            return _at(found, url)
+    return reader(body, source=url)
+
+
+@lru_cache(maxsize=_ITEM_READINGS)
+def _body_read(reader: _Reader, body: str | bytes) -> tuple[SignalReading, ...] | None:
+    return _placeholder_only(reader(body, source=_SOURCE))
+
+
+_HeaderKey = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _header_key(headers: Mapping[str, Sequence[str]]) -> _HeaderKey | None:
+    """The headers as a memo key, ``None`` when some value is not a list or tuple of text or
+    they are large (then they are read directly)."""
+    key = []
+    size = 0
+    for name, values in headers.items():
+        if not isinstance(name, str) or not isinstance(values, (list, tuple)):
+            return None
+        if not all(isinstance(value, str) for value in values):
+            return None
+        size += len(name) + sum(len(value) for value in values)
+        key.append((name, tuple(values)))
+    return tuple(key) if size <= _MEMO_BODY else None
+
+
+def _read_headers(
+    headers: Mapping[str, Sequence[str]], url: str, media_type: str | None, platform_token: str | None
+) -> list[SignalReading]:
+    """X-Robots-Tag and Content-Usage readings of ``headers``, in that order."""
+    key = _header_key(headers)
+    if key is not None:
+        found = _headers_read(key, media_type, platform_token)
+        if found is not None:
+            return _at(found, url)
+    readings = read_x_robots_tag(headers, media_type=media_type, platform_token=platform_token, source=url)
+    readings.extend(read_content_usage_header(headers, source=url))
+    return readings
+
+
+@lru_cache(maxsize=_ITEM_READINGS)
+def _headers_read(
+    key: _HeaderKey, media_type: str | None, platform_token: str | None
+) -> tuple[SignalReading, ...] | None:
+    headers = {name: list(values) for name, values in key}
+    found = read_x_robots_tag(headers, media_type=media_type, platform_token=platform_token, source=_SOURCE)
+    found.extend(read_content_usage_header(headers, source=_SOURCE))
+    return _placeholder_only(found)
 
 
 def _read_tdmrep(capture: SignalCapture, url: str, documents: ParsedDocuments) -> list[_Observed]:
@@ -588,9 +690,7 @@ def _read_item(
         observed.append(_Observed(unknown("x-robots-tag", url, None, headers_error), None))
         observed.append(_Observed(unknown("http.content-usage", url, None, headers_error), None))
     elif capture.headers is not None:
-        headers = capture.headers
-        found = read_x_robots_tag(headers, media_type=media_type, platform_token=platform_token, source=url)
-        found.extend(read_content_usage_header(headers, source=url))
+        found = _read_headers(capture.headers, url, media_type, platform_token)
         observed.extend(_Observed(reading, None) for reading in found)
     if meta_error is not None:
         observed.append(_Observed(unknown("meta-robots", url, None, meta_error), None))

@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Final, Literal, TypeAlias
 
 from consentry_shared.contracts.v1 import Evidence, Purpose
@@ -114,22 +115,43 @@ def reading_to_evidence(
     the same bytes in the ledger. ``seen_at`` (the fetch time) MUST be timezone-aware and
     ``body_sha256`` is the hash of the fetched body; both come from the caller.
     """
-    value: dict[str, object] = {"status": reading.status, "purposes": sorted(reading.purposes)}
-    if reading.raw is not None:
-        value["raw"] = reading.raw
-    if reading.detail is not None:
-        value["detail"] = reading.detail
-    if reading.policy_url is not None:
-        value["policy_url"] = reading.policy_url
-    if reading.requires_payment:
-        value["requires_payment"] = True
     return Evidence(
         signal=reading.signal,
         ref=reading.source,
-        value=json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        value=_evidence_value(
+            reading.status,
+            reading.purposes,
+            reading.raw,
+            reading.detail,
+            reading.policy_url,
+            reading.requires_payment,
+        ),
         body_sha256=body_sha256,
         seen_at=seen_at,
     )
+
+
+@lru_cache(maxsize=4096)
+def _evidence_value(
+    status: Status,
+    purposes: frozenset[str],
+    raw: str | None,
+    detail: str | None,
+    policy_url: str | None,
+    requires_payment: bool,
+) -> str:
+    # Memoised: an item's readings repeat those of other items but for their source, which
+    # the value leaves out.
+    value: dict[str, object] = {"status": status, "purposes": sorted(purposes)}
+    if raw is not None:
+        value["raw"] = raw
+    if detail is not None:
+        value["detail"] = detail
+    if policy_url is not None:
+        value["policy_url"] = policy_url
+    if requires_payment:
+        value["requires_payment"] = True
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 # --- helpers shared by the parsers ----------------------------------------------------------------
