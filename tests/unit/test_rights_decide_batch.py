@@ -201,6 +201,8 @@ EVIDENCE: list[dict[str, str]] = [
         ),
     },
     {"headers": '{"x-robots-tag":["noimageai"]}', "html_meta": "<meta name=robots content=all>"},
+    # Larger than the batch keeps captures of: read for each item.
+    {"robots_txt": "User-agent: *\nDisallow: /photos/\n# " + "x" * 17_000 + "\n"},
 ]
 
 

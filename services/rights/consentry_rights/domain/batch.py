@@ -130,7 +130,10 @@ _WorkShape = tuple[Verdict, tuple[str, ...], tuple[str, ...], tuple[Evidence, ..
 
 
 _MAX_KEPT: Final = 100_000
-_MAX_CAPTURES: Final = 20_000
+# Crawl-time captures kept (each holds its evidence's text): at most 8,192 of at most 16 KiB of
+# text each, so at most ~128 MiB; larger evidence (a long robots.txt) is read for each item.
+_MAX_CAPTURES: Final = 8192
+_MAX_CAPTURED_TEXT: Final = 16_384
 
 
 class _Kept:
@@ -324,6 +327,8 @@ class _Batch:
 
     def _capture(self, evidence: dict[CrawlEvidenceField, str], url: str) -> SignalCapture | None:
         """``capture_from_evidence(evidence, url)``: it reads the URL only for its origin."""
+        if sum(len(text) for text in evidence.values()) > _MAX_CAPTURED_TEXT:
+            return capture_from_evidence(evidence, url)
         origin = origin_of(url)
         key = (origin, *evidence.items())
         captures = self._kept.captures

@@ -494,7 +494,7 @@ def _read_capture(
 # readings are kept by its inputs with a placeholder source, and given the item's URL per item.
 
 _SOURCE: Final = "\x00item-url\x00"  # never in a real URL (ingest validates them)
-_ITEM_READINGS: Final = 8192
+_ITEM_READINGS: Final = 4096  # of at most 16 KiB of input each (see _MEMO_BODY)
 
 
 def _at(readings: tuple[SignalReading, ...], url: str) -> list[SignalReading]:
