@@ -19,7 +19,6 @@ million items), and the later one is reported as a duplicate.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from array import array
 from collections.abc import Iterator
@@ -33,9 +32,18 @@ _FLUSH_BYTES = 64 * 1024
 _RECORD = struct.Struct("<QQI")  # digest, line, length of the UTF-8 id that follows
 
 
+_DIGEST_MASK = 0xFFFFFFFFFFFFFFFF
+
+
 def id_digest(item_id: str) -> int:
-    """The 64-bit BLAKE2b digest of an item id, as an int."""
-    return int.from_bytes(hashlib.blake2b(item_id.encode("utf-8"), digest_size=8).digest(), "little")
+    """The 64-bit digest of an item id, as an unsigned int: Python's own string hash (SipHash,
+    keyed afresh by each process, computed in C and cached on the string).
+
+    Digests are compared only within one process (the spill files live and die with one
+    upload), so the per-process key changes nothing but one thing for the better: a manifest
+    cannot be crafted to make two different ids collide, as one could with an unkeyed hash.
+    """
+    return hash(item_id) & _DIGEST_MASK
 
 
 class IdIndex:
@@ -144,7 +152,7 @@ class DuplicateIds:
         line it was first seen on."""
         if not self._check:
             return None
-        digest = id_digest(item_id)
+        digest = hash(item_id) & _DIGEST_MASK  # id_digest, without the call
         if not self._spilled:
             first = self._index.first_seen(digest, line)
             if first is None and self._spill is not None and len(self._index) >= self._limit:
