@@ -124,6 +124,62 @@ async def test_the_outbox_mark_moves_forward(store: LedgerStore) -> None:
     assert await store.published_size() == 7
 
 
+# The layout of ledger_entry before event_id and verdict were dropped (they repeat the leaf).
+_LEGACY_ENTRY_TABLE = """
+CREATE TABLE ledger_entry (
+    idx {index_type} NOT NULL PRIMARY KEY,
+    event_id VARCHAR NOT NULL,
+    event_key {blob} NOT NULL UNIQUE,
+    manifest_id VARCHAR NOT NULL,
+    item_id VARCHAR NOT NULL,
+    verdict VARCHAR NOT NULL,
+    leaf {blob} NOT NULL,
+    leaf_hash {blob} NOT NULL
+)
+"""
+
+
+async def test_a_log_made_with_the_event_id_and_verdict_columns_keeps_filling_them(store_url: str) -> None:
+    engine = create_engine(store_url)
+    sqlite = store_url.startswith("sqlite")
+    ddl = _LEGACY_ENTRY_TABLE.format(
+        index_type="INTEGER" if sqlite else "BIGINT", blob="BLOB" if sqlite else "BYTEA"
+    )
+    async with engine.begin() as conn:
+        await conn.execute(text(ddl))
+    await engine.dispose()
+    store = SqlLedgerStore.from_url(store_url)
+    await store.initialise()
+    try:
+        tree = await append(store, batch(0, 3), CompactRange())
+        tree = await append(store, batch(2, 3), tree)  # ev-2 is a repeat: known, skipped
+        assert tree.size == 5
+        assert await store.index_of_event("ev-4") == 4
+        assert await store.known_event_ids(["ev-0", "ev-9"]) == {"ev-0"}
+        repeat = sequence_batch(batch(1, 1), tree=tree, known_event_ids=set(), origin="o", signer=SIGNER)
+        with pytest.raises(AppendConflict):
+            await store.append(repeat, base_size=tree.size)
+    finally:
+        await store.close()
+    engine = create_engine(store_url)
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(text("SELECT idx, event_id, verdict FROM ledger_entry ORDER BY idx"))
+        ).all()
+    await engine.dispose()
+    assert [tuple(r) for r in rows] == [(n, f"ev-{n}", "consent") for n in range(5)]
+
+
+async def test_a_repeated_event_id_is_refused_by_the_store_itself(store: LedgerStore) -> None:
+    tree = await append(store, batch(0, 2), CompactRange())
+    repeat = sequence_batch(batch(1, 2), tree=tree, known_event_ids=set(), origin="o", signer=SIGNER)
+    with pytest.raises(AppendConflict):
+        await store.append(repeat, base_size=tree.size)
+    assert len(await store.leaves(0, 100)) == 2
+    assert await store.index_of_event("ev-1") == 1
+    assert await store.index_of_event("ev-2") is None
+
+
 # --- append-only ------------------------------------------------------------------------------
 
 
@@ -138,7 +194,7 @@ async def raw(store_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.mark.parametrize(
     "statement",
     [
-        "UPDATE ledger_entry SET verdict = 'consent' WHERE idx = 1",
+        "UPDATE ledger_entry SET item_id = 'forged' WHERE idx = 1",
         "UPDATE ledger_entry SET leaf = leaf",
         "DELETE FROM ledger_entry WHERE idx = 2",
         "DELETE FROM ledger_entry",
@@ -199,7 +255,7 @@ async def test_postgresql_refuses_truncate_and_appends_as_a_role_without_update_
     async with raw.connect() as conn:
         await conn.execute(text(f"SET ROLE {WRITER_ROLE}"))
         with pytest.raises(DBAPIError, match="permission denied"):
-            await conn.execute(text("UPDATE ledger_entry SET verdict = 'consent'"))
+            await conn.execute(text("UPDATE ledger_entry SET item_id = 'forged'"))
 
 
 async def test_cosignatures_are_kept_once_per_witness_key_and_size(store: LedgerStore) -> None:

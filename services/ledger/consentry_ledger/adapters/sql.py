@@ -83,10 +83,17 @@ class _LedgerTable(SQLModel):
 
 
 class EntryRow(_LedgerTable, table=True):
+    """One log entry. The decision's event id, verdict and every other field are in ``leaf``
+    (its canonical JSON); the columns beside it are the keys entries are looked up by.
+
+    Databases created before the ``event_id`` and ``verdict`` columns were dropped (they
+    repeated the leaf, ~45 bytes an entry, ~0.4 µs of each SQLite append) keep them: the
+    store finds them at start and goes on filling them (:data:`LEGACY_ENTRY_COLUMNS`).
+    """
+
     __tablename__ = "ledger_entry"
 
     idx: int = Field(sa_column=Column("idx", _INDEX_TYPE, primary_key=True, autoincrement=False))
-    event_id: str
     # The unique index is on a 16-byte digest of event_id, not on the id: decision ids are random
     # UUIDs, and a B-tree of short binary keys takes random inserts about twice as fast as one
     # of 36-character strings (bench/bench_ledger_append.py). Two different ids share a key with
@@ -94,7 +101,6 @@ class EntryRow(_LedgerTable, table=True):
     event_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
     manifest_id: str
     item_id: str
-    verdict: str
     leaf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
@@ -144,12 +150,28 @@ _meta = MetaRow.__table__  # type: ignore[attr-defined]
 _cosignature = CosignatureRow.__table__  # type: ignore[attr-defined]
 
 _PUBLISHED = "published_size"
-ENTRY_COLUMNS = ("idx", "event_id", "event_key", "manifest_id", "item_id", "verdict", "leaf", "leaf_hash")
+ENTRY_COLUMNS = ("idx", "event_key", "manifest_id", "item_id", "leaf", "leaf_hash")
 """Column order of ``ledger_entry`` inserts (see :func:`entry_rows`)."""
-SQLITE_INSERT_ENTRIES = (
-    "INSERT INTO ledger_entry (idx, event_id, event_key, manifest_id, item_id, verdict, leaf, leaf_hash) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+LEGACY_ENTRY_COLUMNS = (
+    "idx",
+    "event_id",
+    "event_key",
+    "manifest_id",
+    "item_id",
+    "verdict",
+    "leaf",
+    "leaf_hash",
 )
+"""The same for a database made before ``event_id`` and ``verdict`` were dropped (see
+:func:`legacy_entry_rows`)."""
+
+
+def _sqlite_insert(columns: Sequence[str]) -> str:
+    return f"INSERT INTO ledger_entry ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
+
+
+SQLITE_INSERT_ENTRIES = _sqlite_insert(ENTRY_COLUMNS)
+SQLITE_INSERT_LEGACY_ENTRIES = _sqlite_insert(LEGACY_ENTRY_COLUMNS)
 
 
 SQLITE_LOG_SIZE = "SELECT coalesce(max(size), 0) FROM ledger_checkpoint"
@@ -169,6 +191,11 @@ def _sqlite_file(engine: AsyncEngine) -> str | None:
     return database
 
 
+def _entry_columns(sync: Any) -> set[str]:
+    """The columns ``ledger_entry`` has in the database (run through ``run_sync``)."""
+    return {c["name"] for c in inspect(sync).get_columns("ledger_entry")}
+
+
 def _sqlite_datetime(value: datetime) -> str:
     """``value`` as SQLAlchemy's SQLite ``DateTime`` stores it (naive, space-separated, with
     microseconds), so rows written by driver SQL read back like the others."""
@@ -180,10 +207,19 @@ def event_key(event_id: str) -> bytes:
     return hashlib.sha256(event_id.encode()).digest()[:16]
 
 
-def entry_rows(
+def entry_rows(entries: Sequence[SequencedEntry]) -> list[tuple[int, bytes, str, str, bytes, bytes]]:
+    """The ``ledger_entry`` rows of ``entries``, in :data:`ENTRY_COLUMNS` order."""
+    sha256 = hashlib.sha256
+    return [
+        (e.index, sha256(e.event_id.encode()).digest()[:16], e.manifest_id, e.item_id, e.leaf, e.leaf_hash)
+        for e in entries
+    ]
+
+
+def legacy_entry_rows(
     entries: Sequence[SequencedEntry],
 ) -> list[tuple[int, str, bytes, str, str, str, bytes, bytes]]:
-    """The ``ledger_entry`` rows of ``entries``, in :data:`ENTRY_COLUMNS` order."""
+    """The rows of ``entries`` in :data:`LEGACY_ENTRY_COLUMNS` order."""
     sha256 = hashlib.sha256
     return [
         (
@@ -288,6 +324,9 @@ class SqlLedgerStore(LedgerStore):
         self._sqlite_file = _sqlite_file(engine) if self._sqlite else None
         self._sqlite_writer: sqlite3.Connection | None = None
         self._sqlite_writer_lock = threading.Lock()
+        # Whether ledger_entry still has the event_id and verdict columns (see EntryRow); read
+        # by initialise, or by the first append of a store that was not initialised.
+        self._legacy_entries: bool | None = None
 
     @classmethod
     def from_url(cls, url: str) -> SqlLedgerStore:
@@ -304,9 +343,8 @@ class SqlLedgerStore(LedgerStore):
             await self._use_large_pages()
         async with self._engine.begin() as conn:
             await conn.run_sync(_metadata.create_all)
-            columns = await conn.run_sync(
-                lambda sync: {c["name"] for c in inspect(sync).get_columns("ledger_entry")}
-            )
+            columns = await conn.run_sync(_entry_columns)
+            self._legacy_entries = "event_id" in columns
             if "event_key" not in columns:
                 raise LedgerStoreError(
                     "this ledger database predates the event_key column (an earlier development "
@@ -426,6 +464,9 @@ class SqlLedgerStore(LedgerStore):
         return found
 
     async def append(self, plan: AppendPlan, *, base_size: int) -> None:
+        if self._legacy_entries is None:
+            async with self._engine.connect() as conn:
+                self._legacy_entries = "event_id" in await conn.run_sync(_entry_columns)
         try:
             await self._append(plan, base_size)
         except IntegrityError as error:
@@ -514,7 +555,7 @@ class SqlLedgerStore(LedgerStore):
                 if current != base_size:
                     raise AppendConflict(f"log has {current} entries, expected {base_size}")
                 if plan.entries:
-                    db.executemany(SQLITE_INSERT_ENTRIES, entry_rows(plan.entries))
+                    db.executemany(*self._sqlite_entry_insert(plan.entries))
                     db.execute(
                         SQLITE_INSERT_CHECKPOINT,
                         (
@@ -544,7 +585,7 @@ class SqlLedgerStore(LedgerStore):
                 if current != base_size:
                     raise AppendConflict(f"log has {current} entries, expected {base_size}")
                 if plan.entries:
-                    await db.executemany(SQLITE_INSERT_ENTRIES, entry_rows(plan.entries))
+                    await db.executemany(*self._sqlite_entry_insert(plan.entries))
                     await db.execute(
                         SQLITE_INSERT_CHECKPOINT,
                         (
@@ -569,13 +610,26 @@ class SqlLedgerStore(LedgerStore):
     async def _insert_entries(self, conn: AsyncConnection, entries: Sequence[SequencedEntry]) -> None:
         """Bulk insert, bypassing SQLAlchemy's per-row parameter handling (the append hot path):
         ``executemany`` of the entry tuples on SQLite, binary ``COPY`` on PostgreSQL."""
-        rows = entry_rows(entries)
         if self._sqlite:
-            await conn.exec_driver_sql(SQLITE_INSERT_ENTRIES, rows)
+            await conn.exec_driver_sql(*self._sqlite_entry_insert(entries))
             return
+        rows: Sequence[tuple[Any, ...]]
+        columns: Sequence[str]
+        if self._legacy_entries:
+            rows, columns = legacy_entry_rows(entries), LEGACY_ENTRY_COLUMNS
+        else:
+            rows, columns = entry_rows(entries), ENTRY_COLUMNS
         raw = await conn.get_raw_connection()
         driver: Any = raw.driver_connection  # an asyncpg.Connection, in this transaction
-        await driver.copy_records_to_table("ledger_entry", records=rows, columns=ENTRY_COLUMNS)
+        await driver.copy_records_to_table("ledger_entry", records=rows, columns=columns)
+
+    def _sqlite_entry_insert(
+        self, entries: Sequence[SequencedEntry]
+    ) -> tuple[str, Sequence[tuple[Any, ...]]]:
+        """The SQLite statement and rows that insert ``entries`` into this database's layout."""
+        if self._legacy_entries:
+            return SQLITE_INSERT_LEGACY_ENTRIES, legacy_entry_rows(entries)
+        return SQLITE_INSERT_ENTRIES, entry_rows(entries)
 
     async def leaves(self, start: int, end: int) -> list[bytes]:
         async with self._engine.connect() as conn:
@@ -608,9 +662,8 @@ class SqlLedgerStore(LedgerStore):
         async with self._engine.connect() as conn:
             value = (
                 await conn.execute(
-                    select(_entry.c.idx).where(
-                        _entry.c.event_key == event_key(event_id), _entry.c.event_id == event_id
-                    )
+                    # The key is what the log holds unique: equal keys are the same event id.
+                    select(_entry.c.idx).where(_entry.c.event_key == event_key(event_id))
                 )
             ).scalar_one_or_none()
         return None if value is None else int(value)
