@@ -376,26 +376,3 @@ def test_batches_at_other_times_reuse_nothing_stale() -> None:
                 assert [e.model_dump_json() for e in got.evidence] == [
                     e.model_dump_json() for e in expected.evidence
                 ]
-
-
-def test_by_location_is_what_matches_finds_without_a_hash_and_one_object_per_origin() -> None:
-    rng = random.Random(12)
-    view = build_registry(rng, 60)
-    matcher = view.matcher()
-    seen: dict[tuple[str, str], object] = {}
-    stable = 0
-    for n in range(3000):
-        url = str(build_item(rng, n).url)
-        for platform in PLATFORMS:
-            found = matcher.by_location(platform, url)
-            if found is None:
-                continue
-            stable += 1
-            if found == ((), ()):  # nothing by location: a hash's records are all there is
-                for sha256 in SHAS:
-                    assert matcher.by_hash(platform, sha256) == matcher.matches(platform, url, sha256)
-            assert found == matcher.matches(platform, url, None)
-            assert found == (view.deals_for(platform, url, None), view.reservations_for(url, None))
-            origin = (platform, url[: url.find("/", url.find("://") + 3)])
-            assert seen.setdefault(origin, found) is found
-    assert stable > 1000  # most origins here have no URL prefix registered

@@ -546,7 +546,6 @@ class BatchMatcher:
         "_netlocs",
         "_reservation_hosts",
         "_reservations",
-        "_stable",
     )
 
     def __init__(
@@ -574,7 +573,6 @@ class BatchMatcher:
         self._identifiers = frozenset(identifiers)
         self._reservation_hosts: dict[str, _Host[Reservation] | str] = {}
         self._deal_hosts: dict[tuple[str, str], _Host[Deal]] = {}
-        self._stable: dict[tuple[str, str], _Matched | None] = {}
 
     @property
     def has_compact(self) -> bool:
@@ -646,64 +644,6 @@ class BatchMatcher:
                 deal_entry = deal_hosts[licensee, key] = _host_entry(deal_index, url, key)
             deals = _combine(deal_index, deal_entry, url, len(key), sha256, md5, identifiers)
         return deals, _combine(self._reservations, entry, url, len(key), sha256, md5, identifiers)
-
-    def by_location(self, licensee: str, url: str) -> _Matched | None:
-        """``matches(licensee, url, None)`` for an item that no record names by hash, md5 or
-        identifier, as one object shared by every URL of the same ``scheme://authority`` (so a
-        caller may memoise by its identity); ``None`` when the URL's path could matter (URL
-        prefixes are registered for its host) or it has no authority to key by: then call
-        :meth:`matches`. Only a key's first answer is kept, so equal keys give the same object
-        until the cache starts over (callers that memoise by identity keep the object alive)."""
-        start = url.find("://")
-        end = url.find("/", start + 3) if start > 0 else -1
-        if end <= 0:
-            return None
-        key = url[:end]
-        found = self._stable.get((licensee, key), _UNSEEN)
-        if found is not _UNSEEN:
-            assert not isinstance(found, str)
-            return found
-        if "?" in key or "#" in key:
-            matched = None
-        else:
-            deals, reservations = self.matches(licensee, url, None)
-            matched = _NOTHING if not deals and not reservations else (deals, reservations)
-            if self._path_matters(licensee, key):
-                matched = None
-        if len(self._stable) >= _MAX_ORIGINS:
-            self._stable.clear()
-        self._stable[licensee, key] = matched
-        return matched
-
-    def by_hash(self, licensee: str, sha256: str) -> _Matched:
-        """``matches(licensee, url, sha256)`` for a URL that :meth:`by_location` answers with
-        nothing matched (``sha256`` in lower case): the records naming the hash, by id."""
-        deal_index = self._deals.get(licensee)
-        deals = deal_index.by_sha256(sha256) if deal_index is not None else ()
-        return deals, self._reservations.by_sha256(sha256)
-
-    def _path_matters(self, licensee: str, key: str) -> bool:
-        """Whether URL prefixes registered for this authority's host may match (after
-        :meth:`matches` saw ``key``, so its host entries exist unless it is unregistered)."""
-        entry = self._reservation_hosts.get(key)
-        if entry is None:
-            return True  # the cache started over in between: not sure
-        if entry is _UNREGISTERED:
-            return False
-        assert not isinstance(entry, str)
-        if entry.prefixes is not None:
-            return True
-        if licensee not in self._deals:
-            return False
-        deal_entry = self._deal_hosts.get((licensee, key))
-        return deal_entry is None or deal_entry.prefixes is not None
-
-
-# (deals, reservations) as BatchMatcher.matches returns them.
-_Matched = tuple[tuple[Deal, ...], tuple[Reservation, ...]]
-NOTHING_MATCHED: Final[_Matched] = ((), ())
-_NOTHING: Final = NOTHING_MATCHED
-_UNSEEN: Final = "unseen"
 
 
 def _host_entry(index: _SelectorIndex[_R], url: str, key: str) -> _Host[_R]:
