@@ -54,15 +54,15 @@ class LedgerWatcher(threading.Thread):
 
     def __init__(self, urls: Urls, manifest_id: str, items: int, started: float) -> None:
         super().__init__(daemon=True)
-        self._urls, self._manifest_id, self._items, self._started = urls, manifest_id, items, started
+        self._urls, self._manifest_id, self._items, self._since = urls, manifest_id, items, started
         self.first_new = self.all_new = float("nan")
 
     def run(self) -> None:
         with ConsentryClient(self._urls, timeout=60) as client:
-            deadline = self._started + 3600
+            deadline = self._since + 3600
             while time.perf_counter() < deadline:
                 done = client.ledgered(self._manifest_id) - self._items
-                now = time.perf_counter() - self._started
+                now = time.perf_counter() - self._since
                 if done > 0 and self.first_new != self.first_new:  # still NaN
                     self.first_new = now
                 if done >= self._items:
