@@ -196,6 +196,8 @@ _RESERVED = LicenceTerms("none")
         ("GPL-2.0+", _COPYLEFT),
         ("GPL-2.0-or-later WITH Classpath-exception-2.0", _COPYLEFT),
         ("LicenseRef-All-Rights-Reserved", _RESERVED),
+        *[(d, _BY) for d in ["ODC-By-1.0", "CDLA-Permissive-2.0", "DbCL-1.0", "AFL-3.0", "OGL-UK-3.0"]],
+        *[(d, _BY_SA) for d in ["ODbL-1.0", "odbl-1.0", "CDLA-Sharing-1.0"]],
     ],
 )
 def test_known_licences_map_to_their_terms(licence: str, terms: LicenceTerms) -> None:

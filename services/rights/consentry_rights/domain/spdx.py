@@ -257,6 +257,7 @@ UNKNOWN_TERMS: Final = LicenceTerms("unknown", known=False)
 _PUBLIC_DOMAIN: Final = LicenceTerms("all")
 _PERMISSIVE: Final = LicenceTerms("all", attribution=True)
 _COPYLEFT: Final = LicenceTerms("all", share_alike=True)
+_OPEN_DATA_SHARE_ALIKE: Final = LicenceTerms("all", attribution=True, share_alike=True)
 _RESERVED: Final = LicenceTerms("none")
 
 _TABLE_SOURCE: Final[dict[LicenceTerms, tuple[str, ...]]] = {
@@ -267,7 +268,12 @@ _TABLE_SOURCE: Final[dict[LicenceTerms, tuple[str, ...]]] = {
     _PERMISSIVE: (
         "MIT", "Apache-2.0", "Apache-1.1", "BSD-2-Clause", "BSD-3-Clause", "ISC", "Zlib",
         "BSL-1.0", "X11", "PostgreSQL", "Python-2.0",
+        # Open-data and academic licences that datasets declare (OpenML, Kaggle, the Hub).
+        "ODC-By-1.0", "CDLA-Permissive-1.0", "CDLA-Permissive-2.0", "DbCL-1.0",
+        "AFL-1.1", "AFL-1.2", "AFL-2.0", "AFL-2.1", "AFL-3.0",
+        "OGL-UK-3.0", "etalab-2.0",
     ),
+    _OPEN_DATA_SHARE_ALIKE: ("ODbL-1.0", "CDLA-Sharing-1.0"),
     _COPYLEFT: (
         "GPL-1.0", "GPL-1.0-only", "GPL-1.0-or-later",
         "GPL-2.0", "GPL-2.0-only", "GPL-2.0-or-later",
