@@ -5,7 +5,7 @@ verdict whose decision was not published."""
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,13 +14,13 @@ import pytest
 from opentelemetry import trace
 
 import consentry_rights.service as service_module
-from consentry_rights.adapters.store import DecidedItem
+from consentry_rights.adapters.store import DecidedItem, SqlRegistryStore
 from consentry_rights.domain import Policy
 from consentry_rights.domain.batch import decide_batch
 from consentry_rights.domain.importing import RegistryRecord
 from consentry_rights.domain.revocation import redecide, selectors_of
 from consentry_rights.service import RightsService
-from consentry_shared.contracts.v1 import Deal, DecisionEvent, Reservation, Verdict, Work
+from consentry_shared.contracts.v1 import Deal, DecisionEvent, ItemEvent, Reservation, Verdict, Work
 from consentry_shared.kafka import KeyedBatchPublisher, OutRecord
 from tests.service.fakes import FakeRegistryStore
 from tests.unit.test_rights_decide_batch import (
@@ -179,8 +179,12 @@ async def test_a_failed_publish_leaves_its_page_unremembered(
         store, publisher, POLICIES[0], topic_of=lambda name: name, tracer=trace.get_tracer("test")
     )
     items = [
-        build_item(random.Random(n), n).model_copy(
-            update={"url": f"https://gone.example/{n}", "evidence": {}}
+        ItemEvent.model_validate(
+            {
+                **build_item(random.Random(n), n).model_dump(),
+                "url": f"https://gone.example/{n}",
+                "evidence": {},
+            }
         )
         for n in range(20)
     ]
@@ -206,3 +210,65 @@ async def test_a_failed_publish_leaves_its_page_unremembered(
     assert {e for e, v in after.items() if v is Verdict.VIOLATION} == published
     assert sum(v is Verdict.CONSENT for v in after.values()) == 20 - len(published)
     assert (await service.reevaluate([revoke])) == (20, 20 - len(published))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+async def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlRegistryStore]:
+    url = (
+        f"sqlite:///{tmp_path / 'rights.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("fresh_database_url")
+    )
+    store = SqlRegistryStore.from_url(url)
+    await store.initialise()
+    yield store
+    await store.close()
+
+
+async def test_a_failure_mid_stream_closes_the_stream_and_a_retry_finishes(
+    sql_store: SqlRegistryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a real database the next page is being read when a publish fails: the stream must still
+    # close cleanly (the read-ahead first), and the retry decides exactly what is left.
+    monkeypatch.setattr(service_module, "utc_now", lambda: AT)
+    monkeypatch.setattr(service_module, "_REEVALUATION_PAGE", 5)
+    monkeypatch.setattr(service_module, "_REEVALUATION_IN_FLIGHT", 1)
+    publisher = RecordingPublisher(fail_on=2)
+    service = RightsService(
+        sql_store, publisher, POLICIES[0], topic_of=lambda name: name, tracer=trace.get_tracer("test")
+    )
+    items = [
+        ItemEvent.model_validate(
+            {
+                **build_item(random.Random(n), n).model_dump(),
+                "url": f"https://gone.example/{n}",
+                "evidence": {},
+            }
+        )
+        for n in range(40)
+    ]
+    await sql_store.remember_decisions(
+        [DecidedItem(i, Verdict.CONSENT, f"first-{i.event_id}") for i in items]
+    )
+    revoke = Reservation.model_validate(
+        {
+            "id": "r-gone",
+            "holder": "h",
+            "match": {"domain": "gone.example"},
+            "purposes": ["all"],
+            "from": TIMES[0],
+        }
+    )
+    with pytest.raises(RuntimeError, match="broker down"):
+        await service.import_records([revoke])
+    first = {
+        DecisionEvent.model_validate_json(r.value).item_event_id for page in publisher.sent for r in page
+    }
+    assert len(first) == 5
+    assert await service.reevaluate([revoke]) == (40, 35)
+    every = [
+        DecisionEvent.model_validate_json(r.value).item_event_id for page in publisher.sent for r in page
+    ]
+    assert sorted(every) == sorted(i.event_id for i in items)  # each item's flip published once
+    verdicts = {d.item.event_id: d.verdict for d in await sql_store.decided_items(selectors_of([revoke]))}
+    assert set(verdicts.values()) == {Verdict.VIOLATION}

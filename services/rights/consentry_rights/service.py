@@ -94,7 +94,8 @@ _REEVALUATION_IN_FLIGHT = 4
 
 async def _read_ahead(pages: AsyncGenerator[_T, None]) -> AsyncGenerator[_T, None]:
     """``pages`` with the next one already asked for while the caller works on the current one
-    (the store reads it meanwhile). The caller still closes ``pages``."""
+    (the store reads it meanwhile). The caller MUST close this (``aclosing``) before ``pages``:
+    closing it cancels the request still pending, which ``pages`` cannot be closed under."""
     ahead: asyncio.Future[_T | None] = asyncio.ensure_future(anext(pages, None))
     try:
         while (page := await ahead) is not None:
@@ -577,8 +578,12 @@ class RightsService:
         seen = published = 0
         sending: deque[asyncio.Task[None]] = deque()
         try:
-            async with aclosing(self._store.decided_pages(selectors, size=_REEVALUATION_PAGE)) as pages:
-                async for candidates in _read_ahead(pages):
+            # Closed in reverse order: the read-ahead's pending request first, then the stream.
+            async with (
+                aclosing(self._store.decided_pages(selectors, size=_REEVALUATION_PAGE)) as pages,
+                aclosing(_read_ahead(pages)) as ahead,
+            ):
+                async for candidates in ahead:
                     # Candidates come from every partition: a sharded view is widened for them.
                     covering = await self._covering([c.item for c in candidates], covering, install=False)
                     out, changed = self._redecided(candidates, covering[0], at)
