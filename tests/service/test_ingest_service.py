@@ -182,3 +182,33 @@ async def test_the_asyncapi_document_names_the_topics_and_their_contracts(tmp_pa
     assert {"items.v1", "manifests.v1"} <= addresses
     assert "ItemEvent" in str(spec["components"])
     assert "/manifests" in openapi["paths"]
+
+
+async def test_items_are_published_in_order_across_spooled_blocks_and_no_spool_file_is_left(
+    tmp_path: Path,
+) -> None:
+    # Over 1 MiB: the records are spooled in several blocks (one per chunk read), published in
+    # batches of 1,000 that do not line up with the blocks.
+    components = build(IngestSettings(data_dir=tmp_path, telemetry=False, publish_batch_items=1000))
+    lines: list[int] = []
+
+    @components.broker.subscriber("items.v1")
+    async def collect(body: dict) -> None:
+        lines.append(body["line"])
+
+    padding = "p" * 120
+    data = b'{"manifest": {"platform": "acme-ai"}}\n' + b"".join(
+        b'{"id": "%d", "url": "https://x.example/%s/%d"}\n' % (n, padding.encode(), n) for n in range(9_000)
+    )
+    assert len(data) > 1 << 20
+    async with TestKafkaBroker(components.broker):
+        accepted = await components.service.submit(chunks(data, 1 << 16), Submission())
+        with pytest.raises(ManifestRejected):
+            await components.service.submit(chunks(data + b'{"id": "0", "url": "x"}\n'), Submission())
+        with pytest.raises(MissingPlatform):
+            await components.service.submit(
+                chunks(b'{"id": "a", "url": "https://x.example/a"}\n'), Submission()
+            )
+    assert accepted.items == 9_000
+    assert lines == list(range(2, 9_002))
+    assert [p.name for p in (tmp_path / "spool").rglob("*") if p.is_file()] == []
