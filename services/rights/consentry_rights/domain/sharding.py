@@ -14,9 +14,8 @@ kept. Items that arrive on a partition their hash does not map to (a producer ch
 itself, a partition count that changed) are the caller's to catch with
 :meth:`ShardedRecords.missing` before deciding them; :meth:`RegistryShard.widened` makes the share
 that covers them. That check looks the item's hash up among the hashes left out (a
-:class:`DigestSet`, 8 bytes per hash, 0.6-1.2 us a lookup here) rather than hashing its key
-with murmur2 (about 4.5 us in Python, as much as deciding the item), and it only flags items a
-left-out record could actually match.
+:class:`DigestSet`, 8 bytes per hash, 0.6-1.2 us a lookup here) rather than re-deriving its
+partition from its key, so it flags only the items a left-out record could actually match.
 
 The partitioner is passed in (the Kafka adapter's ``partition_for``) so this module does no I/O
 and depends on no client library.
