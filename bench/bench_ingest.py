@@ -32,7 +32,7 @@ from consentry_ingest.service import Submission
 from consentry_ingest.settings import IngestSettings
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import Purpose, utc_now
-from consentry_shared.kafka import ensure_topics
+from consentry_shared.kafka import delete_topics, ensure_topics
 
 LICENCES = ["CC-BY-4.0", "CC0-1.0", "MIT", None, "CC-BY-NC-4.0"]
 
@@ -130,6 +130,7 @@ async def main() -> None:
             ceiling_wall, ceiling_cpu = min(ceiling_wall, wall), min(ceiling_cpu, cpu)
     finally:
         await components.broker.stop()
+        await delete_topics(bootstrap, prefix=settings.topic_prefix)
     print(f"ingest: {items:,} JSONL items ({len(data) / 1e6:.1f} MB), one process, Apache Kafka")
     print(f"  best of {args.rounds}, by wall clock and by this process's CPU time")
     print(

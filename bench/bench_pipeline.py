@@ -35,6 +35,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from consentry.client import ConsentryClient, Urls
 from consentry.supervisor import Supervisor
+from consentry_shared.kafka import delete_topics
 
 LICENCES = ["CC-BY-4.0", "CC0-1.0", "MIT", None, "CC-BY-NC-4.0", "LicenseRef-All-Rights-Reserved"]
 
@@ -116,6 +117,7 @@ async def raw_ceiling(bootstrap: str, payloads: list[bytes], partitions: int) ->
     finally:
         await producer.stop()
         await consumer.stop()
+        await delete_topics(bootstrap, prefix=topic)
 
 
 def main() -> None:
@@ -251,6 +253,7 @@ def run_pipeline(
         assignment = {s.name: partitions_held(s.url) for s in supervisor.services if s.name != "ingest"}
     finally:
         supervisor.stop_all()
+        asyncio.run(delete_topics(bootstrap, prefix=env["CONSENTRY_TOPIC_PREFIX"]))
     return RunResult(elapsed, latencies, cpu, assignment)
 
 

@@ -22,7 +22,13 @@ from collections import defaultdict
 
 from aiokafka import AIOKafkaProducer
 
-from consentry_shared.kafka import KeyedBatchPublisher, ensure_topics, make_broker, partition_for
+from consentry_shared.kafka import (
+    KeyedBatchPublisher,
+    delete_topics,
+    ensure_topics,
+    make_broker,
+    partition_for,
+)
 from consentry_shared.kafka.broker import MAX_BATCH_BYTES
 from consentry_shared.kafka.publisher import OutRecord
 
@@ -96,6 +102,7 @@ async def main() -> None:
     finally:
         await raw.stop()
         await broker.stop()
+        await delete_topics(bootstrap, prefix=topic)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from bench_pipeline import (  # type: ignore[import-not-found]  # bench/ is the 
 
 from consentry.client import ConsentryClient, Urls
 from consentry.supervisor import Supervisor
+from consentry_shared.kafka import delete_topics
 
 DOMAIN = "revocation.example"
 
@@ -153,6 +154,7 @@ def main() -> None:
             report = client.report(manifest_id)
     finally:
         supervisor.stop_all()
+        asyncio.run(delete_topics(bootstrap, prefix=env["CONSENTRY_TOPIC_PREFIX"]))
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 

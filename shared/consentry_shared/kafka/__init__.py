@@ -17,13 +17,14 @@ from consentry_shared.kafka.records import (
     raw_batch_decoder,
     validation_reason,
 )
-from consentry_shared.kafka.topics import ensure_topics
+from consentry_shared.kafka.topics import delete_topics, ensure_topics
 
 __all__ = [
     "InRecord",
     "KeyedBatchPublisher",
     "OutRecord",
     "dead_letter_record",
+    "delete_topics",
     "ensure_topics",
     "in_records",
     "make_broker",
