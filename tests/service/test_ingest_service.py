@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import errno
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from faststream.kafka import TestKafkaBroker
 
+from consentry_ingest.adapters.spill import RecordSpool
 from consentry_ingest.app import build
-from consentry_ingest.service import ManifestRejected, MissingPlatform, Submission
+from consentry_ingest.service import ManifestRejected, MissingPlatform, OutOfSpoolSpace, Submission
 from consentry_ingest.settings import IngestSettings
 from consentry_shared.contracts.v1 import ItemEvent, Purpose
 
@@ -212,3 +214,30 @@ async def test_items_are_published_in_order_across_spooled_blocks_and_no_spool_f
     assert accepted.items == 9_000
     assert lines == list(range(2, 9_002))
     assert [p.name for p in (tmp_path / "spool").rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize("full_at", ["spooling the upload", "spooling its records"])
+async def test_a_full_spool_disk_is_a_507_that_says_so_and_publishes_nothing(
+    ingest: tuple, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, full_at: str
+) -> None:
+    service, published = ingest
+
+    def no_space(*_: object, **__: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if full_at == "spooling its records":
+        monkeypatch.setattr(RecordSpool, "append", no_space)
+    else:
+        monkeypatch.setattr(service, "_spool_body", no_space_async(no_space))
+    with pytest.raises(OutOfSpoolSpace, match=r"spool disk .* is full; nothing was published") as full:
+        await service.submit(chunks(MANIFEST), Submission())
+    assert full.value.status == 507
+    assert published == []
+    assert [p.name for p in (tmp_path / "spool").rglob("*") if p.is_file()] == []
+
+
+def no_space_async(fail: Callable[..., None]) -> Callable[..., Awaitable[None]]:
+    async def spool(*args: object, **kwargs: object) -> None:
+        fail(*args, **kwargs)
+
+    return spool

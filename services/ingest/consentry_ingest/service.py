@@ -12,11 +12,13 @@ Re-submitting the same manifest yields the same event ids, so nothing is recorde
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -119,6 +121,28 @@ class BadColumnMapping(IngestError):
     status = 400
 
 
+class OutOfSpoolSpace(IngestError):
+    """The disk the upload is spooled to (the manifest, and about 500 bytes an item of encoded
+    records while it is validated) is full: nothing was published; try again later or smaller."""
+
+    status = 507
+
+
+@contextmanager
+def _spool_space(where: Path) -> Iterator[None]:
+    """``ENOSPC`` while spooling becomes :class:`OutOfSpoolSpace` (a 507 that says so) rather
+    than a 500; every other error passes through."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        raise OutOfSpoolSpace(
+            f"the ingest service's spool disk ({where}) is full; nothing was published: "
+            "try again later, or split the manifest"
+        ) from None
+
+
 @dataclass
 class Submission:
     """What the platform says about an upload beside the file itself."""
@@ -199,7 +223,8 @@ class IngestService:
         self._spool.mkdir(parents=True, exist_ok=True)
         spool = self._spool / f"{uuid.uuid4().hex}.upload"
         try:
-            size, head, digest = await self._spool_body(body, spool, submission, limits)
+            with _spool_space(self._spool):
+                size, head, digest = await self._spool_body(body, spool, submission, limits)
             return await self._validate_and_publish(spool, size, head, digest, submission, limits)
         finally:
             spool.unlink(missing_ok=True)
@@ -232,9 +257,10 @@ class IngestService:
             submitted_at = utc_now()
             records = RecordSpool(spool.with_suffix(".records"))
             try:
-                fmt, header, count, written = self._validate(
-                    spool, size, head, submission, limits, records, digest, submitted_at
-                )
+                with _spool_space(spool.parent):
+                    fmt, header, count, written = self._validate(
+                        spool, size, head, submission, limits, records, digest, submitted_at
+                    )
                 target = _target(submission, header, digest)
                 if isinstance(target, IngestError):
                     raise target
