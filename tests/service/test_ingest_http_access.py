@@ -4,6 +4,7 @@ stands in for Kafka (the same upload on real Kafka is in tests/integration/test_
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from faststream.kafka import TestKafkaBroker
 
+from consentry_ingest.adapters.uploads import UploadStore
 from consentry_ingest.app import create_app
 from consentry_ingest.service import submission_manifest_id
 from consentry_ingest.settings import IngestSettings
@@ -312,3 +314,34 @@ async def test_an_accepted_manifest_can_be_read_back_by_its_platform_only(ingest
     assert (await ingest.http.get(path)).status_code == 401
     unknown = await ingest.http.get("/manifests/acme-ai:nothing", headers=ingest.auth("acme"))
     assert unknown.status_code == 404
+
+
+async def test_a_full_spool_disk_answers_507_and_the_session_resumes_after(
+    ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = manifest(20)
+    auth = ingest.auth("acme")
+    opened = await ingest.http.post(
+        "/uploads", params={"filename": "m.jsonl", "total": len(body)}, headers=auth
+    )
+    upload = opened.json()["upload_id"]
+    real_append = UploadStore.append
+
+    async def disk_full(*_: object, **__: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(UploadStore, "append", disk_full)
+    full = await ingest.http.put(
+        f"/uploads/{upload}", content=body, headers={**auth, **content_range(0, body, len(body))}
+    )
+    assert full.status_code == 507
+    assert "spool disk" in full.json()["detail"]["message"]
+
+    monkeypatch.setattr(UploadStore, "append", real_append)
+    resumed = await ingest.http.put(
+        f"/uploads/{upload}", content=body, headers={**auth, **content_range(0, body, len(body))}
+    )
+    assert resumed.json()["offset"] == len(body)
+    finished = await ingest.http.post(f"/uploads/{upload}/finish", headers=auth)
+    assert finished.status_code == 200, finished.text
+    assert len(ingest.published) == 20

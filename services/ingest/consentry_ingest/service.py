@@ -129,7 +129,7 @@ class OutOfSpoolSpace(IngestError):
 
 
 @contextmanager
-def _spool_space(where: Path) -> Iterator[None]:
+def spool_space(where: Path) -> Iterator[None]:
     """``ENOSPC`` while spooling becomes :class:`OutOfSpoolSpace` (a 507 that says so) rather
     than a 500; every other error passes through."""
     try:
@@ -223,7 +223,7 @@ class IngestService:
         self._spool.mkdir(parents=True, exist_ok=True)
         spool = self._spool / f"{uuid.uuid4().hex}.upload"
         try:
-            with _spool_space(self._spool):
+            with spool_space(self._spool):
                 size, head, digest = await self._spool_body(body, spool, submission, limits)
             return await self._validate_and_publish(spool, size, head, digest, submission, limits)
         finally:
@@ -257,7 +257,7 @@ class IngestService:
             submitted_at = utc_now()
             records = RecordSpool(spool.with_suffix(".records"))
             try:
-                with _spool_space(spool.parent):
+                with spool_space(spool.parent):
                     fmt, header, count, written = self._validate(
                         spool, size, head, submission, limits, records, digest, submitted_at
                     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 from consentry_ingest.adapters.uploads import BodyTooLong, UploadSession, UploadStore
@@ -24,6 +25,7 @@ from consentry_ingest.service import (
     IngestError,
     IngestService,
     Submission,
+    spool_space,
 )
 from consentry_shared.contracts.v1 import Purpose
 
@@ -94,9 +96,9 @@ class ResumableUploads:
                 self._store.set_total(session, total)
 
             try:
-                await self._store.append(
-                    upload_id, body, chunk.length, lambda size: self._service.charge_bytes(submission, size)
-                )
+                charge = partial(self._service.charge_bytes, submission)
+                with spool_space(self._store.part(upload_id).parent):
+                    await self._store.append(upload_id, body, chunk.length, charge)
             except BodyTooLong as error:
                 raise BadChunk(str(error)) from None
             return self.state(upload_id, caller)
