@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from consentry_ingest.adapters.spill import FileSpill
-from consentry_ingest.domain import MAX_REPORTED_ERRORS, LineError, ManifestErrors, ManifestParser, RawItem
+from consentry_ingest.domain import MAX_REPORTED_ERRORS, LineError, ManifestErrors, RawItem
 from consentry_ingest.domain.formats import detect_any_format, read_manifest
 from consentry_ingest.domain.formats.detect import AnyManifestFormat
 from consentry_ingest.domain.formats.hf_card import CardLicence, read_hf_card
@@ -29,8 +29,7 @@ from consentry_ingest.domain.id_index import DuplicateIds
 
 __all__ = ["CheckResult", "check_manifest"]
 
-_DETECT_BYTES: Final = 1 << 16
-_READ_CHUNK: Final = 1 << 20
+_DETECT_BYTES: Final = 8192  # what ingest reads to tell the format (service._DETECT_BYTES)
 _TOP: Final = 10
 
 
@@ -129,18 +128,10 @@ def _read(
 ) -> Iterator[RawItem | LineError]:
     """Every item and error of the manifest, as ingest's validating pass reads them (duplicate
     ids found in bounded memory, spilling to a temporary directory for huge manifests)."""
-    with tempfile.TemporaryDirectory(prefix="consentry-check-") as spill_dir:
+    with tempfile.TemporaryDirectory(prefix="consentry-check-") as spill_dir, path.open("rb") as source:
         ids = DuplicateIds(FileSpill(Path(spill_dir) / "ids"))
-        with path.open("rb") as source:
-            if fmt in ("jsonl", "csv"):
-                parser = ManifestParser("jsonl" if fmt == "jsonl" else "csv", ids=ids)
-                while chunk := source.read(_READ_CHUNK):
-                    yield from parser.feed(chunk)
-                yield from parser.close()
-                return
-            options = ReadOptions(parquet_columns=columns, duplicate_ids=ids)
-            for batch in read_manifest(fmt, source, options):
-                yield from batch
+        for batch in read_manifest(fmt, source, ReadOptions(parquet_columns=columns, duplicate_ids=ids)):
+            yield from batch
 
 
 def _profile(result: CheckResult, item: RawItem) -> None:
