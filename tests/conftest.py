@@ -67,12 +67,10 @@ _TEST_TOPIC_PREFIXES = ("test-", "trace-", "res-", "replay-", "pub-", "ops-", "e
 def _delete_test_topics(bootstrap: str) -> None:
     from consentry_shared.kafka import delete_topics
 
-    async def run() -> None:
-        for prefix in _TEST_TOPIC_PREFIXES:
-            await delete_topics(bootstrap, prefix=prefix)
-
     with ThreadPoolExecutor(max_workers=1) as worker:
-        worker.submit(lambda: asyncio.run(run())).result(timeout=120)
+        worker.submit(lambda: asyncio.run(delete_topics(bootstrap, prefix=_TEST_TOPIC_PREFIXES))).result(
+            timeout=120
+        )
 
 
 @pytest.fixture(scope="session")

@@ -83,12 +83,12 @@ async def _partition_counts(admin: AIOKafkaAdminClient, topics: list[str], deadl
 
 
 async def delete_topics(
-    bootstrap_servers: str, *, prefix: str, client_options: dict[str, Any] | None = None
+    bootstrap_servers: str, *, prefix: str | tuple[str, ...], client_options: dict[str, Any] | None = None
 ) -> list[str]:
-    """Delete every topic whose name starts with ``prefix`` (a test's or a benchmark's own, never
-    empty); returns their names. A broker holding thousands of leftover partitions spends a core
-    on them: benchmarks measured the pipeline 35% slower on one."""
-    if not prefix:
+    """Delete every topic whose name starts with ``prefix`` (or one of several: a test's or a
+    benchmark's own, never empty); returns their names. A broker holding thousands of leftover
+    partitions spends a core on them: benchmarks measured the pipeline 35% slower on one."""
+    if not prefix or not all(prefix if isinstance(prefix, tuple) else (prefix,)):
         raise ValueError("a prefix is required: this never deletes every topic")
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers, client_id="consentry-admin", **(client_options or {})
