@@ -1,6 +1,7 @@
-"""DecisionJson, how live revocation writes its decisions, gives exactly the bytes of the model path
-(``DecisionEvent`` built by the service and dumped with ``exclude_none``), for decisions the
-engine makes on a random corpus and for item fields with any text in them."""
+"""DecisionJson, how the rights service writes every decision (first ones and live revocation's),
+gives exactly the bytes of the model path (``DecisionEvent`` built and dumped with
+``exclude_none``), for decisions the engine makes on a random corpus and for item fields with any
+text in them."""
 
 from __future__ import annotations
 
@@ -9,26 +10,40 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from opentelemetry import trace
 
 from consentry_rights.domain import Decision
 from consentry_rights.domain.batch import decide_batch
 from consentry_rights.domain.revocation import redecide_batch
-from consentry_rights.service import DecisionJson, RightsService
+from consentry_rights.service import DecisionJson
 from consentry_shared.contracts.v1 import DecisionEvent, Evidence, ItemEvent, Purpose, Verdict
 from tests.unit.test_rights_decide_batch import AT, POLICIES, TIMES, build_item, build_registry
 
-SERVICE = RightsService(
-    None,  # type: ignore[arg-type]  # _event touches neither store nor publisher
-    None,  # type: ignore[arg-type]
-    POLICIES[0],
-    topic_of=str,
-    tracer=trace.get_tracer("test"),
-)
+POLICY = POLICIES[0]
 
 
 def model_bytes(item: ItemEvent, decision: Decision, version: int, at: datetime, event_id: str) -> bytes:
-    return SERVICE._event(item, decision, version, at, event_id).model_dump_json(exclude_none=True).encode()
+    """The model path: the event built and validated by ``DecisionEvent`` itself, dumped."""
+    event = DecisionEvent(
+        event_id=event_id,
+        item_event_id=item.event_id,
+        manifest_id=item.manifest_id,
+        item_id=item.item_id,
+        platform=item.platform,
+        purpose=item.purpose,
+        url=str(item.url),
+        sha256=item.sha256,
+        verdict=decision.verdict,
+        reasons=list(decision.reasons),
+        evidence=list(decision.evidence),
+        policy_version=POLICY.version,
+        registry_version=version,
+        decided_at=at,
+        license=item.license,
+        territory=item.territory,
+        jurisdiction=item.jurisdiction,
+        commercial=item.commercial,
+    )
+    return event.model_dump_json(exclude_none=True).encode()
 
 
 def test_a_random_corpus_encodes_as_the_model_does() -> None:
@@ -38,14 +53,14 @@ def test_a_random_corpus_encodes_as_the_model_does() -> None:
         view = build_registry(rng, rng.randrange(1, 30))
         at = rng.choice([*TIMES, AT.astimezone(timezone(timedelta(hours=-5)))])
         items = [build_item(rng, n, evidence=rng.random() < 0.2) for n in range(300)]
-        encoder = DecisionJson(SERVICE._policy.version, view.version, at)
-        for item, decision in zip(items, decide_batch(items, view, SERVICE._policy, at), strict=True):
+        encoder = DecisionJson(POLICY.version, view.version, at)
+        for item, decision in zip(items, decide_batch(items, view, POLICY, at), strict=True):
             assert encoder.encode(item, decision, f"ev-{item.event_id}") == model_bytes(
                 item, decision, view.version, at, f"ev-{item.event_id}"
             )
             compared += 1
         previous = [(item, rng.choice(list(Verdict))) for item in items]
-        for item, flip in zip(items, redecide_batch(previous, view, SERVICE._policy, at), strict=True):
+        for item, flip in zip(items, redecide_batch(previous, view, POLICY, at), strict=True):
             if flip is not None:
                 assert encoder.encode(item, flip, "x") == model_bytes(item, flip, view.version, at, "x")
                 flips += 1
@@ -119,7 +134,7 @@ def test_any_text_encodes_as_the_model_does(
         (Evidence(signal="registry.reservation", ref=item_id, value=value, seen_at=seen),),
     )
     at = datetime(2026, 1, 2, 3, 4, 5, 6789, tzinfo=UTC)
-    encoder = DecisionJson(SERVICE._policy.version, version, at)
+    encoder = DecisionJson(POLICY.version, version, at)
     assert encoder.encode(item, decision, item_id) == model_bytes(item, decision, version, at, item_id)
     # What is published still validates as the contract.
     DecisionEvent.model_validate_json(encoder.encode(item, decision, item_id))

@@ -58,7 +58,6 @@ from consentry_rights.domain.web_signals import DEFAULT_DOCUMENTS, ParsedDocumen
 from consentry_shared import topics
 from consentry_shared.contracts.v1 import (
     Deal,
-    DecisionEvent,
     ItemEvent,
     RegistryChange,
     Reservation,
@@ -502,18 +501,21 @@ class RightsService:
                     fetched=captures,
                     documents=self._documents,
                 )
+                encoder = DecisionJson(self._policy.version, view.version, at)
+                counted: Counter[tuple[str, str]] = Counter()
                 for (record, item), decision in zip(items, decisions, strict=True):
-                    event = self._event(
-                        item, decision, view.version, at, decision_event_id(item.event_id, item.purpose.value)
-                    )
-                    remembered.append(DecidedItem(item, decision.verdict, event.event_id, record.value))
+                    event_id = decision_event_id(item.event_id, item.purpose.value)
+                    counted[decision.verdict.value, decision.reasons[0]] += 1
+                    remembered.append(DecidedItem(item, decision.verdict, event_id, record.value))
                     out.append(
                         OutRecord(
                             key=record.key or item.event_id.encode(),
-                            value=event.model_dump_json(exclude_none=True).encode(),
+                            value=encoder.encode(item, decision, event_id),
                             same_partition_as=(record.topic, record.partition) if record.key else None,
                         )
                     )
+                for (verdict, reason), count in counted.items():
+                    DECISIONS.labels(verdict, reason_code(reason)).inc(count)
                 await self._publisher.publish(self._topic(topics.DECISIONS), out)
                 decided += len(out)
         if dead:
@@ -531,33 +533,6 @@ class RightsService:
                 fetcher.capture(str(item.url), media_type=item.media_type, platform_token=item.platform)
                 for item in items
             )
-        )
-
-    def _event(
-        self, item: ItemEvent, decision: Decision, registry_version: int, at: datetime, event_id: str
-    ) -> DecisionEvent:
-        DECISIONS.labels(decision.verdict.value, reason_code(decision.reasons[0])).inc()
-        # Every field comes from a validated ItemEvent or from the engine's own typed values, so
-        # validating again would only cost time (the service tests validate what is published).
-        return DecisionEvent.model_construct(
-            event_id=event_id,
-            item_event_id=item.event_id,
-            manifest_id=item.manifest_id,
-            item_id=item.item_id,
-            platform=item.platform,
-            purpose=item.purpose,
-            url=str(item.url),
-            sha256=item.sha256,
-            verdict=decision.verdict,
-            reasons=list(decision.reasons),
-            evidence=list(decision.evidence),
-            policy_version=self._policy.version,
-            registry_version=registry_version,
-            decided_at=at,
-            license=item.license,
-            territory=item.territory,
-            jurisdiction=item.jurisdiction,
-            commercial=item.commercial,
         )
 
     async def reevaluate(self, records: Sequence[RegistryRecord]) -> tuple[int, int]:
