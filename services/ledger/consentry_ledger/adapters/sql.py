@@ -483,10 +483,9 @@ class SqlLedgerStore(LedgerStore):
             return
         async with self._engine.begin() as conn:
             await self._assume_writer_role(conn)
-            if not self._sqlite:
-                # Writers queue here instead of racing to a unique violation (SQLite's database
-                # lock does the same there).
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+            # Writers queue here instead of racing to a unique violation (SQLite's database lock
+            # does the same in _append_sqlite).
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
             current = (
                 await conn.execute(select(func.coalesce(func.max(_checkpoint.c.size), 0)))
             ).scalar_one()
@@ -608,11 +607,8 @@ class SqlLedgerStore(LedgerStore):
             await db.execute("COMMIT")
 
     async def _insert_entries(self, conn: AsyncConnection, entries: Sequence[SequencedEntry]) -> None:
-        """Bulk insert, bypassing SQLAlchemy's per-row parameter handling (the append hot path):
-        ``executemany`` of the entry tuples on SQLite, binary ``COPY`` on PostgreSQL."""
-        if self._sqlite:
-            await conn.exec_driver_sql(*self._sqlite_entry_insert(entries))
-            return
+        """Bulk insert on PostgreSQL by binary ``COPY``, bypassing SQLAlchemy's per-row parameter
+        handling (the append hot path; SQLite appends go through :meth:`_append_sqlite`)."""
         rows: Sequence[tuple[Any, ...]]
         columns: Sequence[str]
         if self._legacy_entries:
